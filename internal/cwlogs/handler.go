@@ -1,0 +1,411 @@
+// Package cwlogs serves the CloudWatch Logs JSON 1.1 API (POST / with
+// X-Amz-Target: Logs_20140328.<Operation>) over the log store, so the AWS
+// CLI, the AWS SDKs and Fluent Bit's cloudwatch_logs output work against
+// kinsight unchanged, plus kinsight's own follow endpoint
+// (GET /kinsight/v1/logs/tail) that streams new events as NDJSON.
+//
+// Requests are handled in a fixed order: size check, raw body read, SigV4
+// verification of the raw bytes, role check, decompression, JSON decoding,
+// validation, then the store. Every error is mapped once, in errors.go, to
+// AWS's {"__type", "message"} shape and HTTP status. docs/api.md lists the
+// operations and every deviation from AWS.
+package cwlogs
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinsight/kinsight/internal/auth"
+	"github.com/kinsight/kinsight/internal/config"
+	"github.com/kinsight/kinsight/internal/logstore"
+)
+
+const (
+	targetPrefix = "Logs_20140328."
+	jsonType     = "application/x-amz-json-1.1"
+
+	defaultMaxRequestBytes = 8 << 20
+	defaultFilterBudget    = 1500 * time.Millisecond
+	defaultTailLateWindow  = 10 * time.Second
+	defaultTailHeartbeat   = 15 * time.Second
+	defaultTailStartBack   = 10 * time.Second
+)
+
+// Options configure a Handler. Zero fields take the defaults given.
+type Options struct {
+	// Logger receives request errors. Default: slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the self-metrics. Default: none (not exported).
+	Registerer prometheus.Registerer
+	// MaxRequestBytes caps a request body, both as sent and after
+	// decompression. Default: 8 MiB.
+	MaxRequestBytes int64
+	// Region and AccountID appear in ARNs. Default: us-east-1, 000000000000.
+	Region, AccountID string
+	// Now is the clock for PutLogEvents' time checks and the tail's default
+	// start. Default: time.Now.
+	Now func() time.Time
+	// FilterBudget bounds the time one FilterLogEvents page may scan before
+	// it returns what it found with a nextToken, as CloudWatch does.
+	// Default: 1.5s.
+	FilterBudget time.Duration
+	// TailLateWindow is how far behind the newest event sent the follow
+	// endpoint still looks for events that arrived late. Default: 10s.
+	TailLateWindow time.Duration
+	// TailHeartbeat is the idle interval after which the follow endpoint
+	// writes an empty line. Default: 15s.
+	TailHeartbeat time.Duration
+}
+
+// Handler serves the CloudWatch Logs API and the follow endpoint. It is safe
+// for concurrent use.
+type Handler struct {
+	store     *logstore.Store
+	verifier  *auth.Verifier
+	log       *slog.Logger
+	m         *metrics
+	maxBody   int64
+	region    string
+	accountID string
+	now       func() time.Time
+	budget    time.Duration
+	lateWin   time.Duration
+	heartbeat time.Duration
+	ops       map[string]operation
+}
+
+// operation is one X-Amz-Target: who may call it and how it runs.
+type operation struct {
+	name   string
+	action auth.Action
+	run    func(ctx context.Context, h *Handler, body []byte) (any, error)
+}
+
+// NewHandler builds the handler. A nil verifier turns authentication off
+// (the server allows that only on loopback) and every caller is admin.
+func NewHandler(store *logstore.Store, verifier *auth.Verifier, opts Options) *Handler {
+	h := &Handler{
+		store:     store,
+		verifier:  verifier,
+		log:       opts.Logger,
+		maxBody:   opts.MaxRequestBytes,
+		region:    opts.Region,
+		accountID: opts.AccountID,
+		now:       opts.Now,
+		budget:    opts.FilterBudget,
+		lateWin:   opts.TailLateWindow,
+		heartbeat: opts.TailHeartbeat,
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = defaultMaxRequestBytes
+	}
+	if h.region == "" {
+		h.region = "us-east-1"
+	}
+	if h.accountID == "" {
+		h.accountID = "000000000000"
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.budget <= 0 {
+		h.budget = defaultFilterBudget
+	}
+	if h.lateWin <= 0 {
+		h.lateWin = defaultTailLateWindow
+	}
+	if h.heartbeat <= 0 {
+		h.heartbeat = defaultTailHeartbeat
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		h.log.Warn("cwlogs: registering metrics", "err", err)
+	}
+	h.m = m
+	h.ops = h.operations()
+	return h
+}
+
+// operations is the routing table: every supported X-Amz-Target. Which
+// role may call which operation is auth.LogsOperationAction's to say, so
+// the API and the auth package cannot disagree.
+func (h *Handler) operations() map[string]operation {
+	ops := []operation{
+		op("CreateLogGroup", (*Handler).createLogGroup),
+		op("DeleteLogGroup", (*Handler).deleteLogGroup),
+		op("DescribeLogGroups", (*Handler).describeLogGroups),
+		op("PutRetentionPolicy", (*Handler).putRetentionPolicy),
+		op("DeleteRetentionPolicy", (*Handler).deleteRetentionPolicy),
+		op("TagResource", (*Handler).tagResource),
+		op("UntagResource", (*Handler).untagResource),
+		op("ListTagsForResource", (*Handler).listTagsForResource),
+		op("TagLogGroup", (*Handler).tagLogGroup),
+		op("UntagLogGroup", (*Handler).untagLogGroup),
+		op("ListTagsLogGroup", (*Handler).listTagsLogGroup),
+		op("CreateLogStream", (*Handler).createLogStream),
+		op("DeleteLogStream", (*Handler).deleteLogStream),
+		op("DescribeLogStreams", (*Handler).describeLogStreams),
+		op("PutLogEvents", (*Handler).putLogEvents),
+		op("GetLogEvents", (*Handler).getLogEvents),
+		op("FilterLogEvents", (*Handler).filterLogEvents),
+	}
+	m := make(map[string]operation, len(ops))
+	for _, o := range ops {
+		m[o.name] = o
+	}
+	return m
+}
+
+// op adapts a typed operation: it decodes the body into Req first.
+func op[Req any](name string, fn func(*Handler, context.Context, *Req) (any, error)) operation {
+	action, _ := auth.LogsOperationAction(name)
+	return operation{name: name, action: action, run: func(ctx context.Context, h *Handler, body []byte) (any, error) {
+		var req Req
+		if err := decodeJSON(body, &req); err != nil {
+			return nil, err
+		}
+		return fn(h, ctx, &req)
+	}}
+}
+
+// ServeHTTP serves POST / for every supported operation.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	w.Header().Set("x-amzn-RequestId", newRequestID())
+	name := "unknown"
+	target := r.Header.Get("X-Amz-Target")
+	o, known := h.ops[strings.TrimPrefix(target, targetPrefix)]
+	if known && strings.HasPrefix(target, targetPrefix) {
+		name = o.name
+	} else {
+		known = false
+	}
+	var (
+		resp any
+		err  error
+		id   auth.Identity
+	)
+	func() {
+		if r.Method != http.MethodPost {
+			err = newError(http.StatusMethodNotAllowed, errUnknownOperation, "Method %s is not supported; use POST.", r.Method)
+			return
+		}
+		var raw []byte
+		if raw, err = h.readBody(w, r); err != nil {
+			return
+		}
+		if id, err = h.authenticate(r, raw); err != nil {
+			return
+		}
+		if !known {
+			err = newError(http.StatusBadRequest, errUnknownOperation, "Unknown operation %q.", truncate(target, 128))
+			return
+		}
+		if !auth.Allowed(id.Role, o.action) {
+			err = auth.AccessDenied(h.accountID, id, "logs:"+name, "")
+			return
+		}
+		var body []byte
+		if body, err = h.decodeBody(r.Header.Get("Content-Encoding"), raw); err != nil {
+			return
+		}
+		resp, err = o.run(r.Context(), h, body)
+	}()
+	code := "OK"
+	if err != nil {
+		ae, internal := toAPIError(err)
+		code = ae.Type
+		if internal {
+			h.log.Error("cwlogs: request failed", "operation", name, "err", err)
+		}
+		writeJSON(w, ae.Status, errorBody{Type: ae.Type, Message: ae.Message})
+	} else {
+		writeJSON(w, http.StatusOK, resp)
+	}
+	h.m.requests.WithLabelValues(name, code).Inc()
+	h.m.duration.WithLabelValues(name).Observe(time.Since(start).Seconds())
+}
+
+// authenticate verifies SigV4 over the raw body. Without a verifier every
+// caller is admin.
+func (h *Handler) authenticate(r *http.Request, raw []byte) (auth.Identity, error) {
+	if h.verifier == nil {
+		return auth.Identity{Role: config.RoleAdmin}, nil
+	}
+	return h.verifier.Verify(r, raw)
+}
+
+func tooLarge(limit int64) *apiError {
+	return newError(http.StatusRequestEntityTooLarge, errSerialization,
+		"Request body exceeds the limit of %d bytes.", limit)
+}
+
+// readBody reads the raw body, refusing a declared or actual size above
+// the limit before reading it whole.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > h.maxBody {
+		return nil, tooLarge(h.maxBody)
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, tooLarge(h.maxBody)
+	case err != nil:
+		return nil, serializationError("Could not read the request body: %v", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// decodeBody undoes Content-Encoding (gzip or zstd), capping the
+// decompressed size so a small bomb cannot expand without bound.
+func (h *Handler) decodeBody(encoding string, raw []byte) ([]byte, error) {
+	var (
+		zr  io.Reader
+		err error
+	)
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "", "identity":
+		return raw, nil
+	case "gzip", "x-gzip":
+		var gz *gzip.Reader
+		if gz, err = gzip.NewReader(bytes.NewReader(raw)); err != nil {
+			return nil, serializationError("Invalid gzip request body: %v", err)
+		}
+		defer gz.Close()
+		zr = gz
+	case "zstd":
+		var zd *zstd.Decoder
+		zd, err = zstd.NewReader(bytes.NewReader(raw),
+			zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(h.maxBody)))
+		if err != nil {
+			return nil, serializationError("Invalid zstd request body: %v", err)
+		}
+		defer zd.Close()
+		zr = zd
+	default:
+		return nil, serializationError("Unsupported Content-Encoding %q; use gzip or zstd.", truncate(encoding, 64))
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, h.maxBody+1))
+	if err != nil {
+		if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
+			return nil, tooLarge(h.maxBody)
+		}
+		return nil, serializationError("Invalid %s request body: %v", encoding, err)
+	}
+	if int64(len(out)) > h.maxBody {
+		return nil, tooLarge(h.maxBody)
+	}
+	return out, nil
+}
+
+// decodeJSON decodes one JSON value into v. Malformed JSON, values of the
+// wrong type, invalid UTF-8 and trailing data are SerializationException,
+// as AWS answers for a body it cannot deserialize. An empty body is {}.
+// Unknown members are ignored, as AWS does.
+func decodeJSON(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if !utf8.Valid(body) {
+		return serializationError("The request body is not valid UTF-8.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return serializationError("Unexpected data after the JSON request body.")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			field = "the request body"
+		}
+		return serializationError("Unexpected JSON %s for %s; expected %s.", te.Value, field, jsonKind(te.Type.Kind().String()))
+	case errors.As(err, &se):
+		return serializationError("Malformed JSON at offset %d: %v", se.Offset, se)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return serializationError("Malformed JSON: unexpected end of the request body.")
+	}
+	return serializationError("Malformed JSON: %v", err)
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "int", "int32", "int64":
+		return "an integer"
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "map", "struct":
+		return "an object"
+	case "slice":
+		return "an array"
+	}
+	return k
+}
+
+// errorBody is AWS's JSON 1.1 error shape.
+type errorBody struct {
+	Type    string `json:"__type"`
+	Message string `json:"message"`
+}
+
+// empty is the body of operations without output.
+type empty struct{}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		// Only unencodable values land here; none of ours are.
+		status = http.StatusInternalServerError
+		buf.Reset()
+		fmt.Fprintf(&buf, `{"__type":%q,"message":%q}`, errServiceUnavail, msgServiceUnavail)
+	}
+	w.Header().Set("Content-Type", jsonType)
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// newRequestID is a random UUID (version 4), the shape of AWS request ids.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
