@@ -71,9 +71,9 @@ type Store struct {
 	wal     walWriter
 	nextLSN uint64
 
-	partMu     sync.Mutex // serialises part ID allocation
+	partMu sync.Mutex // serialises part ID allocation
 	// mergeMu serialises merges and retention, which both remove parts.
-	mergeMu sync.Mutex
+	mergeMu    sync.Mutex
 	nextPartID uint64
 
 	flushCh   chan *head
@@ -776,4 +776,3 @@ func (s *Store) freeBytes() int64 {
 
 // String describes the store for logs.
 func (s *Store) String() string { return "logstore(" + s.dir + ")" }
-
