@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kinsight/kinsight/internal/config"
+	"github.com/kinsight/kinsight/internal/server"
+)
+
+// serverFlags are the flags shared by `server` and `up`; set flags override
+// the config file.
+type serverFlags struct {
+	configFile string
+	listen     string
+	dataDir    string
+	insecure   bool
+}
+
+func (f *serverFlags) register(cmd *cobra.Command) {
+	d := config.DefaultServer()
+	cmd.Flags().StringVarP(&f.configFile, "config", "c", "", "YAML config file (see docs/config.md)")
+	cmd.Flags().StringVar(&f.listen, "listen", d.Listen, "HTTP listen address")
+	cmd.Flags().StringVar(&f.dataDir, "data-dir", d.DataDir, "directory for all stored data")
+	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow a non-loopback listen address without access keys")
+}
+
+// load reads the config file and applies the flags that were set.
+func (f *serverFlags) load(cmd *cobra.Command) (config.Config, error) {
+	cfg, err := config.Load(f.configFile)
+	if err != nil {
+		return cfg, err
+	}
+	if cmd.Flags().Changed("listen") {
+		cfg.Server.Listen = f.listen
+	}
+	if cmd.Flags().Changed("data-dir") {
+		cfg.Server.DataDir = f.dataDir
+	}
+	if cmd.Flags().Changed("insecure") {
+		cfg.Server.Insecure = f.insecure
+	}
+	return cfg, cfg.Validate()
+}
+
+func newServerCmd(env *Env) *cobra.Command {
+	var f serverFlags
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the kinsight server (CloudWatch Logs API, storage, console)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.load(cmd)
+			if err != nil {
+				return err
+			}
+			return runServer(cmd, env, cfg, false)
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+// runServer runs a server until the command's context ends (SIGINT/SIGTERM).
+func runServer(cmd *cobra.Command, env *Env, cfg config.Config, banner bool) error {
+	log := newLogger(env.Stderr, cfg.Log)
+	srv, err := server.New(cfg.Server, server.Options{Logger: log, Version: Version})
+	if err != nil {
+		return err
+	}
+	if banner {
+		printBanner(env, cfg, srv.Addr().String())
+	}
+	return srv.Run(cmd.Context())
+}
+
+func printBanner(env *Env, cfg config.Config, addr string) {
+	fmt.Fprintf(env.Stdout, `kinsight is running on http://%[1]s (data in %[2]s). Try:
+
+  aws logs create-log-group --log-group-name demo --endpoint-url http://%[1]s
+  aws logs create-log-stream --log-group-name demo --log-stream-name s1 --endpoint-url http://%[1]s
+  aws logs put-log-events --log-group-name demo --log-stream-name s1 \
+      --log-events timestamp=$(date +%%s000),message=hello --endpoint-url http://%[1]s
+  kinsight logs tail demo -f --endpoint http://%[1]s
+
+(with no access keys configured, any AWS credentials are accepted on loopback;
+ the AWS CLI still needs some: export AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_REGION=us-east-1)
+Press Ctrl-C to stop.
+`, addr, cfg.Server.DataDir)
+}
