@@ -97,6 +97,8 @@ func toAPIError(err error) (e *apiError, internal bool) {
 // 'logGroupName' failed to satisfy constraint: Member must …".
 type validationErrors struct {
 	msgs []string
+	// hidden counts violations left out of msgs to bound the message.
+	hidden int
 }
 
 // add records a violation of field with the value shown (truncated so a
@@ -120,11 +122,14 @@ func (v *validationErrors) add(field string, value any, constraint string) {
 
 // err is nil without violations, else an InvalidParameterException.
 func (v *validationErrors) err() error {
-	switch len(v.msgs) {
-	case 0:
+	n := len(v.msgs) + v.hidden
+	switch {
+	case n == 0:
 		return nil
-	case 1:
+	case n == 1:
 		return invalidParam("1 validation error detected: %s", v.msgs[0])
+	case v.hidden > 0:
+		return invalidParam("%d validation errors detected: %s; and %d more", n, strings.Join(v.msgs, "; "), v.hidden)
 	}
-	return invalidParam("%d validation errors detected: %s", len(v.msgs), strings.Join(v.msgs, "; "))
+	return invalidParam("%d validation errors detected: %s", n, strings.Join(v.msgs, "; "))
 }

@@ -76,12 +76,11 @@ func (h *Handler) validatePutLogEvents(in *putLogEventsInput) ([]logstore.InputE
 		for _, m := range ev.msgs {
 			if bad < maxShownViolations {
 				v.msgs = append(v.msgs, m)
+			} else {
+				v.hidden++
 			}
 			bad++
 		}
-	}
-	if bad > maxShownViolations {
-		v.msgs = append(v.msgs, fmt.Sprintf("and %d more", bad-maxShownViolations))
 	}
 	if err := v.err(); err != nil {
 		return nil, rejectInvalid, err
@@ -198,8 +197,10 @@ type getLogEventsOutput struct {
 	NextBackwardToken string        `json:"nextBackwardToken"`
 }
 
-// timeRange validates startTime/endTime. end is exclusive in the store;
-// inclusiveEnd converts an AWS end that includes its own millisecond.
+// timeRange validates startTime/endTime and returns the store's range
+// [start, end), end 0 meaning unbounded. inclusiveEnd converts an AWS end
+// that includes its own millisecond (FilterLogEvents). An empty range is
+// returned as [1, 1), since the store reads End 0 as "no bound".
 func timeRange(start, end *int64, inclusiveEnd bool) (int64, int64, error) {
 	var v validationErrors
 	v.checkTime("startTime", start)
@@ -218,13 +219,11 @@ func timeRange(start, end *int64, inclusiveEnd bool) (int64, int64, error) {
 		e = *end
 		switch {
 		case inclusiveEnd && e == math.MaxInt64:
-			e = 0 // no bound
+			e = 0
 		case inclusiveEnd:
 			e++
-		case e == 0:
-			// The store reads End 0 as "no bound"; an exclusive end of 0
-			// selects nothing.
-			e = math.MinInt64
+		case e == s:
+			return 1, 1, nil
 		}
 	}
 	return s, e, nil

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -90,8 +91,11 @@ func (r result) errMessage() string {
 	return e.Message
 }
 
+// decode unmarshals the body into v, zeroing v first (Unmarshal would
+// merge into maps and reused slice elements).
 func (r result) decode(t *testing.T, v any) {
 	t.Helper()
+	reflect.ValueOf(v).Elem().SetZero()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decoding %s: %v", r.body, err)
 	}
