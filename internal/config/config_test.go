@@ -1,0 +1,108 @@
+package config
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFixtures loads every testdata fixture: *.good.yaml must load, and
+// *.bad.yaml must fail with an error naming each YAML key listed on its
+// first line ("# key: server.listen, log.level").
+func TestFixtures(t *testing.T) {
+	good, _ := filepath.Glob("testdata/*.good.yaml")
+	bad, _ := filepath.Glob("testdata/*.bad.yaml")
+	if len(good) == 0 || len(bad) == 0 {
+		t.Fatalf("found %d good and %d bad fixtures; the glob or the directory is wrong", len(good), len(bad))
+	}
+	for _, path := range good {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			if _, err := Load(path); err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+		})
+	}
+	for _, path := range bad {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			keys := fixtureKeys(t, path)
+			_, err := Load(path)
+			if err == nil {
+				t.Fatal("Load succeeded on a bad fixture")
+			}
+			for _, k := range keys {
+				if !strings.Contains(err.Error(), k) {
+					t.Errorf("error does not name %s:\n%v", k, err)
+				}
+			}
+		})
+	}
+}
+
+// fixtureKeys reads the "# key: a, b" first line of a bad fixture.
+func fixtureKeys(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Scan()
+	rest, ok := strings.CutPrefix(sc.Text(), "# key:")
+	if !ok {
+		t.Fatalf("first line %q is not a '# key: …' comment", sc.Text())
+	}
+	var keys []string
+	for _, k := range strings.Split(rest, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		t.Fatal("no key named on the first line")
+	}
+	return keys
+}
+
+// TestFullFixtureDecodes checks that the fixture setting every key is read
+// into the fields it names, units included, so a key that decodes into the
+// wrong field cannot pass as merely "valid".
+func TestFullFixtureDecodes(t *testing.T) {
+	c, err := Load("testdata/full.good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Server
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"listen", s.Listen, "0.0.0.0:9470"},
+		{"data_dir", s.DataDir, "/var/lib/kinsight"},
+		{"region", s.Region, "ap-northeast-2"},
+		{"account_id", s.AccountID, "123456789012"},
+		{"max_request_bytes", s.MaxRequestBytes, ByteSize(16 << 20)},
+		{"shutdown_timeout", s.ShutdownTimeout, Duration(30 * time.Second)},
+		{"access_keys", len(s.Auth.AccessKeys), 3},
+		{"access_keys[1].secret_file", s.Auth.AccessKeys[1].SecretFile, "/etc/kinsight/reader-secret"},
+		{"access_keys[2].role", s.Auth.AccessKeys[2].Role, RoleAdmin},
+		{"head_max_bytes", s.Logs.HeadMaxBytes, ByteSize(128 << 20)},
+		{"flush_interval", s.Logs.FlushInterval, Duration(30 * time.Second)},
+		{"block_max_bytes", s.Logs.BlockMaxBytes, ByteSize(2 << 20)},
+		{"max_parts_per_partition", s.Logs.MaxPartsPerPartition, 16},
+		{"compression_level", s.Logs.CompressionLevel, 1},
+		{"min_free_disk_bytes", s.Logs.MinFreeDiskBytes, ByteSize(1e9)},
+		{"wal_segment_bytes", s.Logs.WALSegmentBytes, ByteSize(32 << 20)},
+		{"retention_check_interval", s.Logs.RetentionCheckInterval, Duration(time.Hour)},
+		{"log.level", c.Log.Level, "debug"},
+		{"log.format", c.Log.Format, "json"},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+}
