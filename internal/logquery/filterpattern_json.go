@@ -227,22 +227,23 @@ func (c *fpCond) matchJSON(v *fpJSONVal) bool {
 	return c.val.matchText(v.text(), c.op)
 }
 
-// fpScanner walks one JSON message.
+// fpScanner walks one JSON message. The selected values go to a vals
+// slice passed down the calls rather than kept here, which lets escape
+// analysis keep the caller's buffer on its stack.
 type fpScanner struct {
-	s    string
-	i    int
-	vals []fpJSONVal
+	s string
+	i int
 }
 
 // fpScanJSON reports whether s is one valid JSON object (blanks around it
 // allowed) and fills vals with the values the trie under root selects.
 func fpScanJSON(s string, root *fpPathNode, vals []fpJSONVal) bool {
-	sc := fpScanner{s: s, vals: vals}
+	sc := fpScanner{s: s}
 	sc.ws()
 	if sc.i >= len(s) || s[sc.i] != '{' {
 		return false
 	}
-	if !sc.value(root, 0) {
+	if !sc.value(root, vals, 0) {
 		return false
 	}
 	sc.ws()
@@ -260,15 +261,15 @@ func (sc *fpScanner) ws() {
 	}
 }
 
-func (sc *fpScanner) record(n *fpPathNode, k fpJSONKind, raw string, esc bool) {
+func fpRecord(vals []fpJSONVal, n *fpPathNode, k fpJSONKind, raw string, esc bool) {
 	if n != nil && n.leaf >= 0 {
-		sc.vals[n.leaf] = fpJSONVal{kind: k, esc: esc, raw: raw}
+		vals[n.leaf] = fpJSONVal{kind: k, esc: esc, raw: raw}
 	}
 }
 
 // value scans one value; n is its trie node, nil when nothing under it is
 // selected.
-func (sc *fpScanner) value(n *fpPathNode, depth int) bool {
+func (sc *fpScanner) value(n *fpPathNode, vals []fpJSONVal, depth int) bool {
 	if depth > fpMaxJSONDepth {
 		return false
 	}
@@ -278,46 +279,46 @@ func (sc *fpScanner) value(n *fpPathNode, depth int) bool {
 	}
 	switch c := sc.s[sc.i]; {
 	case c == '{':
-		sc.record(n, fpJSONObject, "", false)
-		return sc.object(n, depth)
+		fpRecord(vals, n, fpJSONObject, "", false)
+		return sc.object(n, vals, depth)
 	case c == '[':
-		sc.record(n, fpJSONArray, "", false)
-		return sc.array(n, depth)
+		fpRecord(vals, n, fpJSONArray, "", false)
+		return sc.array(n, vals, depth)
 	case c == '"':
 		st := sc.i + 1
 		esc, ok := sc.str()
 		if !ok {
 			return false
 		}
-		sc.record(n, fpJSONString, sc.s[st:sc.i-1], esc)
+		fpRecord(vals, n, fpJSONString, sc.s[st:sc.i-1], esc)
 	case c == '-' || fpIsDigit(c):
 		st := sc.i
 		if !sc.num() {
 			return false
 		}
-		sc.record(n, fpJSONNumber, sc.s[st:sc.i], false)
+		fpRecord(vals, n, fpJSONNumber, sc.s[st:sc.i], false)
 	case c == 't':
-		return sc.lit("true", n, fpJSONTrue)
+		return sc.lit("true", n, vals, fpJSONTrue)
 	case c == 'f':
-		return sc.lit("false", n, fpJSONFalse)
+		return sc.lit("false", n, vals, fpJSONFalse)
 	case c == 'n':
-		return sc.lit("null", n, fpJSONNull)
+		return sc.lit("null", n, vals, fpJSONNull)
 	default:
 		return false
 	}
 	return true
 }
 
-func (sc *fpScanner) lit(word string, n *fpPathNode, k fpJSONKind) bool {
+func (sc *fpScanner) lit(word string, n *fpPathNode, vals []fpJSONVal, k fpJSONKind) bool {
 	if !strings.HasPrefix(sc.s[sc.i:], word) {
 		return false
 	}
 	sc.i += len(word)
-	sc.record(n, k, "", false)
+	fpRecord(vals, n, k, "", false)
 	return true
 }
 
-func (sc *fpScanner) object(n *fpPathNode, depth int) bool {
+func (sc *fpScanner) object(n *fpPathNode, vals []fpJSONVal, depth int) bool {
 	sc.i++ // {
 	sc.ws()
 	if sc.i < len(sc.s) && sc.s[sc.i] == '}' {
@@ -347,9 +348,9 @@ func (sc *fpScanner) object(n *fpPathNode, depth int) bool {
 		if child != nil {
 			// A repeated key replaces what an earlier one selected, as
 			// decoding into a map would.
-			clear(sc.vals[child.lo:child.hi])
+			clear(vals[child.lo:child.hi])
 		}
-		if !sc.value(child, depth+1) {
+		if !sc.value(child, vals, depth+1) {
 			return false
 		}
 		sc.ws()
@@ -368,7 +369,7 @@ func (sc *fpScanner) object(n *fpPathNode, depth int) bool {
 	}
 }
 
-func (sc *fpScanner) array(n *fpPathNode, depth int) bool {
+func (sc *fpScanner) array(n *fpPathNode, vals []fpJSONVal, depth int) bool {
 	sc.i++ // [
 	sc.ws()
 	if sc.i < len(sc.s) && sc.s[sc.i] == ']' {
@@ -380,7 +381,7 @@ func (sc *fpScanner) array(n *fpPathNode, depth int) bool {
 		if n != nil {
 			child = n.elem(idx)
 		}
-		if !sc.value(child, depth+1) {
+		if !sc.value(child, vals, depth+1) {
 			return false
 		}
 		sc.ws()
