@@ -24,6 +24,9 @@ type Server struct {
 	AccountID string `yaml:"account_id"`
 	// MaxRequestBytes caps a request body, after decompression. Default: 8MiB.
 	MaxRequestBytes ByteSize `yaml:"max_request_bytes"`
+	// Pprof serves Go's profiler under /debug/pprof/ (unauthenticated, like
+	// Prometheus does). Default: false.
+	Pprof bool `yaml:"pprof"`
 	// ShutdownTimeout bounds graceful shutdown. Default: 10s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 	// Auth lists the access keys. With none, only loopback listens are allowed.

@@ -59,10 +59,6 @@ func (b *decodedBlock) sizeBytes() int64 {
 	return int64(cap(b.data)) + int64(len(b.ts))*(8+8+8+16)
 }
 
-func (b *decodedBlock) event(i int) headEvent {
-	return headEvent{ts: b.ts[i], seq: b.seq[i], ingest: b.ingest[i], msg: b.msgs[i]}
-}
-
 func decodeBlockRaw(raw []byte) (*decodedBlock, error) {
 	d := decoder{b: raw}
 	n := d.uvarint()

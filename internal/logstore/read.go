@@ -141,13 +141,12 @@ func (h *cursorHeap) Pop() any {
 
 // merger yields events of many runs in order.
 type merger struct {
-	s     *Store
-	sc    *scan
-	runs  []run // sorted by first timestamp in scan direction
-	ri    int
-	h     cursorHeap
-	err   error
-	since int // events since the last deadline check
+	s    *Store
+	sc   *scan
+	runs []run // sorted by first timestamp in scan direction
+	ri   int
+	h    cursorHeap
+	err  error
 }
 
 func newMerger(s *Store, sc *scan, runs []run) *merger {
@@ -170,32 +169,32 @@ func (m *merger) runStartsBefore(r *run, e *headEvent) bool {
 
 // next returns the next event and its stream, or ok=false at the end.
 func (m *merger) next() (ev headEvent, streamID uint64, ok bool) {
-	for {
-		for m.ri < len(m.runs) && (m.h.Len() == 0 || m.runStartsBefore(&m.runs[m.ri], m.h.cs[0].cur())) {
-			r := &m.runs[m.ri]
-			m.ri++
-			if c := m.open(r); c != nil {
-				heap.Push(&m.h, c)
-			}
-			if m.err != nil {
-				return ev, 0, false
-			}
-		}
-		if m.h.Len() == 0 {
-			return ev, 0, false
-		}
-		c := m.h.cs[0]
-		ev, streamID = *c.cur(), c.streamID
-		if m.advance(c) {
-			heap.Fix(&m.h, 0)
-		} else {
-			heap.Pop(&m.h)
+	// Open every run that may start at or before the current head of the
+	// heap; unopened runs start strictly later, so the top is the minimum.
+	for m.ri < len(m.runs) && (m.h.Len() == 0 || m.runStartsBefore(&m.runs[m.ri], m.h.cs[0].cur())) {
+		r := &m.runs[m.ri]
+		m.ri++
+		if c := m.open(r); c != nil {
+			heap.Push(&m.h, c)
 		}
 		if m.err != nil {
 			return ev, 0, false
 		}
-		return ev, streamID, true
 	}
+	if m.h.Len() == 0 {
+		return ev, 0, false
+	}
+	c := m.h.cs[0]
+	ev, streamID = *c.cur(), c.streamID
+	if m.advance(c) {
+		heap.Fix(&m.h, 0)
+	} else {
+		heap.Pop(&m.h)
+	}
+	if m.err != nil {
+		return ev, 0, false
+	}
+	return ev, streamID, true
 }
 
 // open positions a cursor on a run's first qualifying event, or returns nil.
