@@ -133,7 +133,14 @@ func decodeOpaque(kind byte, s string) ([]byte, error) {
 	if len(s) > tokenMaxLen {
 		return nil, errBadToken
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	// The decoder skips \r and \n; a token has none.
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return nil, errBadToken
+		}
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(b) < 6 {
 		return nil, errBadToken
 	}
