@@ -177,9 +177,10 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, error) {
 	sk := v.cache.get(key.Secret, a.date, a.region, a.service)
 	cq := canonicalQuery(query, a.presigned)
 	ch := canonicalHeaders(r, a.signedHeaders)
+	uris := canonicalURIs(wirePath(r), a.service)
 	var firstCanonical, firstSTS string
 	for _, ph := range hashes {
-		for _, uri := range canonicalURIs(wirePath(r), a.service) {
+		for _, uri := range uris {
 			creq := r.Method + "\n" + uri + "\n" + cq + "\n" + ch + "\n" + a.signedHeadersLine + "\n" + ph
 			sum := sha256.Sum256([]byte(creq))
 			sts := algorithm + "\n" + a.amzDate + "\n" + a.scope() + "\n" + hex.EncodeToString(sum[:])
