@@ -59,6 +59,9 @@ func (h *Handler) validatePutLogEvents(in *putLogEventsInput) ([]logstore.InputE
 	}
 	bad := 0
 	for i, e := range in.LogEvents {
+		if e.Timestamp != nil && *e.Timestamp >= 0 && e.Message != nil && *e.Message != "" {
+			continue
+		}
 		var ev validationErrors
 		field := fmt.Sprintf("logEvents.%d.member", i+1)
 		switch {
@@ -402,12 +405,13 @@ func (h *Handler) filterLogEvents(ctx context.Context, in *filterLogEventsInput)
 	if in.Limit != nil {
 		q.Limit = *in.Limit
 	}
+	var page uint32
 	if in.NextToken != "" {
-		p, err := parseFilterPageToken(in.NextToken)
+		p, n, err := parseFilterPageToken(in.NextToken)
 		if err != nil {
 			return nil, invalidParam(msgInvalidNextToken)
 		}
-		q.After = &p
+		q.After, page = &p, n
 	}
 	res, err := h.store.FilterEvents(ctx, group, q)
 	if err != nil {
@@ -430,7 +434,7 @@ func (h *Handler) filterLogEvents(ctx context.Context, in *filterLogEventsInput)
 		out.SearchedLogStreams[i] = searchedStream{LogStreamName: s, SearchedCompletely: !res.More}
 	}
 	if res.More {
-		out.NextToken = filterPageToken(res.Next)
+		out.NextToken = filterPageToken(res.Next, page+1)
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kinsight/kinsight/internal/logstore"
 )
@@ -239,7 +240,7 @@ func TestGetLogEvents(t *testing.T) {
 		{m{"logGroupName": "g", "logStreamName": "s", "nextToken": "x/00000000000000000170141216578086158698376813536750927874/s"}, errInvalidParameter},
 		{m{"logGroupName": "g", "logStreamName": "s", "nextToken": "f/0000000000000000017014121657808615869837681353675092787a/s"}, errInvalidParameter},
 		{m{"logGroupName": "g", "logStreamName": "s", "nextToken": "f/99999999999999999999999999999999999999999999999999999999/s"}, errInvalidParameter},
-		{m{"logGroupName": "g", "logStreamName": "s", "nextToken": filterPageToken(ts0())}, errInvalidParameter},
+		{m{"logGroupName": "g", "logStreamName": "s", "nextToken": filterPageToken(ts0(), 0)}, errInvalidParameter},
 		{m{"logGroupName": "g", "logStreamName": "s", "limit": 0}, errInvalidParameter},
 		{m{"logGroupName": "g", "logStreamName": "s", "limit": 10001}, errInvalidParameter},
 		{m{"logGroupName": "g", "logStreamName": "s", "startTime": -1}, errInvalidParameter},
@@ -390,3 +391,51 @@ func TestFilterLogEvents(t *testing.T) {
 }
 
 func ts0() logstore.Pos { return logstore.Pos{} }
+
+// TestFilterLogEventsTimeBudget: with no time to scan, pages come back
+// short with a nextToken, and paging still yields every event once, with
+// no token repeated.
+func TestFilterLogEventsTimeBudget(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.FilterBudget = time.Nanosecond })
+	now := nowMs()
+	want := 0
+	for s := range 3 {
+		stream := fmt.Sprint("s", s)
+		e.seed("g", stream)
+		events := make([]m, 3000)
+		for i := range events {
+			events[i] = ev(now-int64(3000-i), fmt.Sprintf("%s event %d", stream, i))
+		}
+		e.mustOK("PutLogEvents", putIn("g", stream, events...))
+		want += len(events)
+	}
+	seen := map[string]bool{}
+	tokens := map[string]bool{}
+	in := m{"logGroupName": "g"}
+	pages := 0
+	for ; pages < 10000; pages++ {
+		var out filterLogEventsOutput
+		e.mustOK("FilterLogEvents", in).decode(t, &out)
+		for _, x := range out.Events {
+			if seen[x.EventID] {
+				t.Fatalf("event %s twice", x.EventID)
+			}
+			seen[x.EventID] = true
+		}
+		if out.NextToken == "" {
+			break
+		}
+		if tokens[out.NextToken] {
+			t.Fatalf("token repeated")
+		}
+		tokens[out.NextToken] = true
+		in = m{"logGroupName": "g", "nextToken": out.NextToken}
+	}
+	if len(seen) != want {
+		t.Fatalf("paged %d events in %d pages, want %d", len(seen), pages+1, want)
+	}
+	// The store checks the deadline every 4096 records scanned.
+	if pages == 0 {
+		t.Errorf("%d events in one page despite an exhausted time budget", want)
+	}
+}

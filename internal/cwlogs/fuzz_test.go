@@ -123,7 +123,7 @@ func FuzzTokens(f *testing.F) {
 	f.Add("b/00000000000000000000000000000000000000000000000000000000/s")
 	f.Add(groupPageToken("/aws/eks/c/cluster"))
 	f.Add(streamPageToken(true, logstore.Stream{Name: "s", LastEvent: 42}))
-	f.Add(filterPageToken(logstore.Pos{Timestamp: -1, Seq: 7}))
+	f.Add(filterPageToken(logstore.Pos{Timestamp: -1, Seq: 7}, 3))
 	f.Add("")
 	f.Fuzz(func(t *testing.T, s string) {
 		if backward, p, err := parseReadToken(s); err == nil {
@@ -144,7 +144,7 @@ func FuzzTokens(f *testing.F) {
 				t.Fatalf("stream token %q is not canonical", s)
 			}
 		}
-		if p, err := parseFilterPageToken(s); err == nil && filterPageToken(p) != s {
+		if p, n, err := parseFilterPageToken(s); err == nil && filterPageToken(p, n) != s {
 			t.Fatalf("filter token %q is not canonical", s)
 		}
 	})

@@ -194,20 +194,24 @@ func parseStreamPageToken(s string, byLastEvent bool) (*logstore.Stream, error) 
 	}, nil
 }
 
-// filterPageToken continues FilterLogEvents after a position.
-func filterPageToken(after logstore.Pos) string {
+// filterPageToken continues FilterLogEvents after a position. A page that
+// hit the time budget before reading anything would hand back the same
+// position, and botocore's paginator (aws logs filter-log-events) aborts on
+// a repeated token; the page number keeps consecutive tokens distinct.
+func filterPageToken(after logstore.Pos, page uint32) string {
 	p := binary.BigEndian.AppendUint64(nil, uint64(after.Timestamp))
 	p = binary.BigEndian.AppendUint64(p, after.Seq)
+	p = binary.BigEndian.AppendUint32(p, page)
 	return encodeOpaque(kindFilterPage, p)
 }
 
-func parseFilterPageToken(s string) (logstore.Pos, error) {
+func parseFilterPageToken(s string) (logstore.Pos, uint32, error) {
 	p, err := decodeOpaque(kindFilterPage, s)
-	if err != nil || len(p) != 16 {
-		return logstore.Pos{}, errBadToken
+	if err != nil || len(p) != 20 {
+		return logstore.Pos{}, 0, errBadToken
 	}
 	return logstore.Pos{
 		Timestamp: int64(binary.BigEndian.Uint64(p[:8])),
-		Seq:       binary.BigEndian.Uint64(p[8:]),
-	}, nil
+		Seq:       binary.BigEndian.Uint64(p[8:16]),
+	}, binary.BigEndian.Uint32(p[16:]), nil
 }
