@@ -190,58 +190,59 @@ func op[Req any](name string, fn func(*Handler, context.Context, *Req) (any, err
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	w.Header().Set("x-amzn-RequestId", newRequestID())
-	name := "unknown"
 	target := r.Header.Get("X-Amz-Target")
 	o, known := h.ops[strings.TrimPrefix(target, targetPrefix)]
-	if known && strings.HasPrefix(target, targetPrefix) {
+	known = known && strings.HasPrefix(target, targetPrefix)
+	name := "unknown"
+	if known {
 		name = o.name
-	} else {
-		known = false
 	}
-	var (
-		resp any
-		err  error
-		id   auth.Identity
-	)
-	func() {
-		if r.Method != http.MethodPost {
-			err = newError(http.StatusMethodNotAllowed, errUnknownOperation, "Method %s is not supported; use POST.", r.Method)
-			return
-		}
-		var raw []byte
-		if raw, err = h.readBody(w, r); err != nil {
-			return
-		}
-		if id, err = h.authenticate(r, raw); err != nil {
-			return
-		}
-		if !known {
-			err = newError(http.StatusBadRequest, errUnknownOperation, "Unknown operation %q.", truncate(target, 128))
-			return
-		}
-		if !auth.Allowed(id.Role, o.action) {
-			err = auth.AccessDenied(h.accountID, id, "logs:"+name, "")
-			return
-		}
-		var body []byte
-		if body, err = h.decodeBody(r.Header.Get("Content-Encoding"), raw); err != nil {
-			return
-		}
-		resp, err = o.run(r.Context(), h, body)
-	}()
+	resp, err := h.serve(w, r, o, known, target)
 	code := "OK"
 	if err != nil {
-		ae, internal := toAPIError(err)
-		code = ae.Type
-		if internal {
-			h.log.Error("cwlogs: request failed", "operation", name, "err", err)
-		}
-		writeJSON(w, ae.Status, errorBody{Type: ae.Type, Message: ae.Message})
+		code = h.writeError(w, name, err)
 	} else {
 		writeJSON(w, http.StatusOK, resp)
 	}
 	h.m.requests.WithLabelValues(name, code).Inc()
 	h.m.duration.WithLabelValues(name).Observe(time.Since(start).Seconds())
+}
+
+// serve runs the steps of a request in their fixed order.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o operation, known bool, target string) (any, error) {
+	if r.Method != http.MethodPost {
+		return nil, newError(http.StatusMethodNotAllowed, errUnknownOperation, "Method %s is not supported; use POST.", r.Method)
+	}
+	raw, err := h.readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	id, err := h.authenticate(r, raw)
+	if err != nil {
+		return nil, err
+	}
+	if !known {
+		return nil, newError(http.StatusBadRequest, errUnknownOperation, "Unknown operation %q.", truncate(target, 128))
+	}
+	if !auth.Allowed(id.Role, o.action) {
+		return nil, auth.AccessDenied(h.accountID, id, "logs:"+o.name, "")
+	}
+	body, err := h.decodeBody(r.Header.Get("Content-Encoding"), raw)
+	if err != nil {
+		return nil, err
+	}
+	return o.run(r.Context(), h, body)
+}
+
+// writeError writes err in AWS's shape and returns its type for metrics.
+// Internal failures are logged here, once.
+func (h *Handler) writeError(w http.ResponseWriter, op string, err error) string {
+	ae, internal := toAPIError(err)
+	if internal {
+		h.log.Error("cwlogs: request failed", "operation", op, "err", err)
+	}
+	writeJSON(w, ae.Status, errorBody{Type: ae.Type, Message: ae.Message})
+	return ae.Type
 }
 
 // authenticate verifies SigV4 over the raw body. Without a verifier every

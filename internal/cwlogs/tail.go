@@ -47,12 +47,7 @@ func (h *Handler) ServeTail(w http.ResponseWriter, r *http.Request) {
 	f, err := h.openTail(w, r)
 	code := "OK"
 	if err != nil {
-		ae, internal := toAPIError(err)
-		code = ae.Type
-		if internal {
-			h.log.Error("cwlogs: tail failed", "err", err)
-		}
-		writeJSON(w, ae.Status, errorBody{Type: ae.Type, Message: ae.Message})
+		code = h.writeError(w, "Tail", err)
 	}
 	h.m.requests.WithLabelValues("Tail", code).Inc()
 	h.m.duration.WithLabelValues("Tail").Observe(time.Since(start).Seconds())
