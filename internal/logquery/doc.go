@@ -6,5 +6,5 @@
 // beside them says exactly which syntax is accepted and where kinsight had
 // to choose a meaning the AWS documentation leaves open. A parsed
 // *FilterPattern is a logstore.Filter, so reads can both match messages and
-// skip whole blocks through their token bloom filters.
+// skip whole blocks through their trigram bloom filters.
 package logquery

@@ -107,20 +107,20 @@ func (p *FilterPattern) Match(message string) bool {
 	return true
 }
 
-// MayMatch is a conservative pre-check over a block's token set: it must return true
-// whenever some message containing only tokens for which hasToken is true could match.
-// Tokens are what logstore.ForEachToken cuts.
+// MayMatch is a conservative pre-check over a block of messages (the
+// logstore.Filter contract): mayContain(s) is false only when no message of
+// the block contains s, and MayMatch must return true whenever some message
+// of the block could match.
 //
-// Terms match as substrings (see FILTERPATTERNS.md), so only the tokens a
-// term encloses on both sides are certain to be whole tokens of a matching
-// message; JSON values can be written with \u escapes, so JSON patterns
-// never prune.
-func (p *FilterPattern) MayMatch(hasToken func(token string) bool) bool {
+// A term or phrase is itself a substring of every message it matches; an
+// exact string value of a space-delimited field appears verbatim. JSON values
+// can be written with \u escapes, so JSON patterns never prune.
+func (p *FilterPattern) MayMatch(mayContain func(substr string) bool) bool {
 	switch p.kind {
 	case fpKindTerms:
-		return p.terms.mayMatch(hasToken)
+		return p.terms.mayMatch(mayContain)
 	case fpKindDelimited:
-		return p.delim.mayMatch(hasToken)
+		return p.delim.mayMatch(mayContain)
 	}
 	return true
 }

@@ -134,9 +134,9 @@ func (d *fpDelim) walk(e *fpExpr, fn func(*fpCond)) {
 	}
 }
 
-func (d *fpDelim) mayMatch(hasToken func(string) bool) bool {
+func (d *fpDelim) mayMatch(mayContain func(string) bool) bool {
 	for i := range d.slots {
-		if c := d.slots[i].cond; c != nil && !c.mayMatch(hasToken) {
+		if c := d.slots[i].cond; c != nil && !c.mayMatch(mayContain) {
 			return false
 		}
 	}

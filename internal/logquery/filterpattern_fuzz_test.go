@@ -1,9 +1,8 @@
 package logquery
 
 import (
+	"strings"
 	"testing"
-
-	"github.com/kinsight/kinsight/internal/logstore"
 )
 
 // FuzzParseFilterPattern checks that parsing never panics, that a parsed
@@ -46,13 +45,11 @@ func FuzzParseFilterPattern(f *testing.F) {
 			t.Fatalf("String() = %q, want %q", p.String(), pattern)
 		}
 		matched := p.Match(msg)
-		toks := map[string]bool{}
-		logstore.ForEachToken(msg, func(tok string) { toks[tok] = true })
-		may := p.MayMatch(func(tok string) bool { return toks[tok] })
+		may := p.MayMatch(func(sub string) bool { return strings.Contains(msg, sub) })
 		if matched && !may {
-			t.Fatalf("pattern %q matches %q but MayMatch over its tokens is false", pattern, msg)
+			t.Fatalf("pattern %q matches %q but MayMatch over it is false", pattern, msg)
 		}
-		// Some message could always match once every token is present.
+		// Some message could always match once every substring may be there.
 		p.MayMatch(func(string) bool { return false })
 		if !p.MayMatch(func(string) bool { return true }) {
 			t.Fatalf("pattern %q: MayMatch with every token present is false", pattern)

@@ -365,25 +365,25 @@ func (e *fpExpr) leftmost() *fpCond {
 // mayMatch is MayMatch for a condition tree: an exact string equality needs
 // every token of its value, as the value appears verbatim and bounded by
 // non-token bytes; anything else may match.
-func (e *fpExpr) mayMatch(hasToken func(string) bool) bool {
+func (e *fpExpr) mayMatch(mayContain func(string) bool) bool {
 	switch e.kind {
 	case fpExprAnd:
 		for _, k := range e.kids {
-			if !k.mayMatch(hasToken) {
+			if !k.mayMatch(mayContain) {
 				return false
 			}
 		}
 		return true
 	case fpExprOr:
 		for _, k := range e.kids {
-			if k.mayMatch(hasToken) {
+			if k.mayMatch(mayContain) {
 				return true
 			}
 		}
 		return false
 	}
 	for _, tok := range e.cond.tokens {
-		if !hasToken(tok) {
+		if !mayContain(tok) {
 			return false
 		}
 	}

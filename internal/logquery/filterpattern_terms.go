@@ -2,8 +2,6 @@ package logquery
 
 import (
 	"strings"
-
-	"github.com/kinsight/kinsight/internal/logstore"
 )
 
 // fpTerm is one word or "quoted phrase" of an unstructured pattern. It
@@ -12,39 +10,12 @@ import (
 // "IllegalArgumentException".
 type fpTerm struct {
 	text string
-	// tokens are the tokens of text that text encloses on both sides with
-	// non-token bytes. Any message containing text holds each of them as a
-	// whole token; the first and last token of text may be parts of longer
-	// message tokens, so they prove nothing to a bloom filter.
-	tokens []string
 }
 
-func fpNewTerm(text string) fpTerm {
-	t := fpTerm{text: text}
-	start := -1
-	for i := 0; i <= len(text); i++ {
-		if i < len(text) && logstore.IsTokenByte(text[i]) {
-			if start < 0 {
-				start = i
-			}
-			continue
-		}
-		if start > 0 && i < len(text) {
-			t.tokens = append(t.tokens, text[start:i])
-		}
-		start = -1
-	}
-	return t
-}
+func fpNewTerm(text string) fpTerm { return fpTerm{text: text} }
 
-func (t *fpTerm) mayMatch(hasToken func(string) bool) bool {
-	for _, tok := range t.tokens {
-		if !hasToken(tok) {
-			return false
-		}
-	}
-	return true
-}
+// mayMatch: a message matching the term contains its text.
+func (t *fpTerm) mayMatch(mayContain func(string) bool) bool { return mayContain(t.text) }
 
 // fpTerms is an unstructured pattern: bare terms and phrases that must all
 // appear, ?terms of which one must appear, and -terms that must not.
@@ -84,9 +55,9 @@ func (t *fpTerms) match(m string) bool {
 	return false
 }
 
-func (t *fpTerms) mayMatch(hasToken func(string) bool) bool {
+func (t *fpTerms) mayMatch(mayContain func(string) bool) bool {
 	for i := range t.required {
-		if !t.required[i].mayMatch(hasToken) {
+		if !t.required[i].mayMatch(mayContain) {
 			return false
 		}
 	}
@@ -94,7 +65,7 @@ func (t *fpTerms) mayMatch(hasToken func(string) bool) bool {
 		return true
 	}
 	for i := range t.optional {
-		if t.optional[i].mayMatch(hasToken) {
+		if t.optional[i].mayMatch(mayContain) {
 			return true
 		}
 	}

@@ -97,13 +97,16 @@ func (p Pos) Less(q Pos) bool {
 // PosOf is the position of r.
 func PosOf(r Record) Pos { return Pos{r.Timestamp, r.Seq} }
 
-// Filter selects messages. MayMatch is asked with a block's token set (its
-// bloom filter) and must return true whenever any message containing only
-// those tokens could match; it lets reads skip whole blocks. Tokens are as
-// ForEachToken cuts them.
+// Filter selects messages. Before a block is read, MayMatch is asked with
+// the block's substring oracle: mayContain(s) is false only when no message
+// of the block contains s (the oracle is a bloom filter over the trigrams of
+// the block's tokens, so it answers for substrings of at least three token
+// bytes and says "maybe" for anything shorter). MayMatch must return true
+// whenever some message of the block could match; returning true is always
+// safe, it only costs the read.
 type Filter interface {
 	Match(message string) bool
-	MayMatch(hasToken func(token string) bool) bool
+	MayMatch(mayContain func(substr string) bool) bool
 }
 
 // ListGroupsQuery pages through groups in name order.

@@ -105,8 +105,9 @@ func decodeBlockRaw(raw []byte) (*decodedBlock, error) {
 // codec holds the shared zstd encoder and decoder; both are safe for
 // concurrent EncodeAll/DecodeAll calls.
 type codec struct {
-	enc *zstd.Encoder
-	dec *zstd.Decoder
+	enc    *zstd.Encoder // parts
+	walEnc *zstd.Encoder // WAL frames: fastest level
+	dec    *zstd.Decoder
 }
 
 func newCodec(level int) (*codec, error) {
@@ -125,14 +126,19 @@ func newCodec(level int) (*codec, error) {
 	if err != nil {
 		return nil, err
 	}
+	walEnc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+	if err != nil {
+		return nil, err
+	}
 	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
 	if err != nil {
 		return nil, err
 	}
-	return &codec{enc: enc, dec: dec}, nil
+	return &codec{enc: enc, walEnc: walEnc, dec: dec}, nil
 }
 
 func (c *codec) close() {
 	c.enc.Close()
+	c.walEnc.Close()
 	c.dec.Close()
 }

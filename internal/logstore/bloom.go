@@ -1,39 +1,67 @@
 package logstore
 
-import (
-	"github.com/cespare/xxhash/v2"
-)
-
-// A bloom filter over the distinct tokens of one block: bloomBitsPerToken
-// bits per token and bloomProbes probes give about 1% false positives. The
-// probes are derived from one 64-bit hash by double hashing.
+// Each block carries a bloom filter over the distinct trigrams of its
+// tokens: every run of three consecutive token bytes (see isTokenByte) in
+// any message. A search for a substring s can skip the block when some
+// trigram of s's token runs is missing. Trigrams rather than whole tokens,
+// because CloudWatch filter terms and Insights `like` match substrings
+// ("ERROR" matches "ERRORCODE"); a term of n token bytes has n-2 trigrams that
+// must all be present, so a modest per-trigram false-positive rate gives a
+// tiny one per term, and a block holds about as many distinct trigrams as
+// distinct tokens.
+//
+// A trigram is a 24-bit key (b0<<16 | b1<<8 | b2), so the builder dedupes
+// with a 2 MiB bitmap instead of hashing every occurrence.
 const (
-	bloomBitsPerToken = 10
-	bloomProbes       = 7
+	bloomBitsPerKey = 6
+	bloomProbes     = 3
 )
 
 type bloomBuilder struct {
-	hashes map[uint64]struct{}
+	seen []uint64 // 1<<24 bits
+	keys []uint32 // distinct keys, to build the filter and clear seen
 }
 
-func newBloomBuilder() *bloomBuilder { return &bloomBuilder{hashes: map[uint64]struct{}{}} }
+func newBloomBuilder() *bloomBuilder { return &bloomBuilder{seen: make([]uint64, 1<<24/64)} }
 
 func (b *bloomBuilder) addMessage(msg string) {
-	ForEachToken(msg, func(tok string) { b.hashes[xxhash.Sum64String(tok)] = struct{}{} })
+	var key uint32
+	run := 0
+	for i := 0; i < len(msg); i++ {
+		c := msg[i]
+		if !tokenByte[c] {
+			run = 0
+			continue
+		}
+		key = (key<<8 | uint32(c)) & 0xFFFFFF
+		run++
+		if run >= 3 {
+			w, bit := key>>6, uint64(1)<<(key&63)
+			if b.seen[w]&bit == 0 {
+				b.seen[w] |= bit
+				b.keys = append(b.keys, key)
+			}
+		}
+	}
 }
 
-func (b *bloomBuilder) reset() { clear(b.hashes) }
+func (b *bloomBuilder) reset() {
+	for _, k := range b.keys {
+		b.seen[k>>6] = 0
+	}
+	b.keys = b.keys[:0]
+}
 
-// build returns the filter's words.
+// build returns the filter's words for the keys added since reset.
 func (b *bloomBuilder) build() []uint64 {
-	words := (len(b.hashes)*bloomBitsPerToken + 63) / 64
+	words := (len(b.keys)*bloomBitsPerKey + 63) / 64
 	if words == 0 {
 		words = 1
 	}
 	bits := make([]uint64, words)
 	m := uint64(words * 64)
-	for h := range b.hashes {
-		h1, h2 := h, h>>33|1
+	for _, k := range b.keys {
+		h1, h2 := bloomHash(k)
 		for i := uint64(0); i < bloomProbes; i++ {
 			p := (h1 + i*h2) % m
 			bits[p/64] |= 1 << (p % 64)
@@ -42,13 +70,21 @@ func (b *bloomBuilder) build() []uint64 {
 	return bits
 }
 
-// bloomHas tests one token hash against a filter.
-func bloomHas(bits []uint64, h uint64) bool {
+// bloomHash mixes a trigram key into two probe hashes (splitmix64).
+func bloomHash(k uint32) (uint64, uint64) {
+	z := uint64(k) + 0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return z, z>>33 | 1
+}
+
+func bloomHasKey(bits []uint64, k uint32) bool {
 	m := uint64(len(bits) * 64)
 	if m == 0 {
 		return true
 	}
-	h1, h2 := h, h>>33|1
+	h1, h2 := bloomHash(k)
 	for i := uint64(0); i < bloomProbes; i++ {
 		p := (h1 + i*h2) % m
 		if bits[p/64]&(1<<(p%64)) == 0 {
@@ -58,15 +94,22 @@ func bloomHas(bits []uint64, h uint64) bool {
 	return true
 }
 
-// tokenHasher memoises token hashes for one query, since MayMatch asks the
-// same tokens for every block.
-type tokenHasher map[string]uint64
-
-func (t tokenHasher) hash(tok string) uint64 {
-	h, ok := t[tok]
-	if !ok {
-		h = xxhash.Sum64String(tok)
-		t[tok] = h
+// bloomMayContain reports whether a block with this filter may contain s:
+// false only if some trigram of s's token runs is absent.
+func bloomMayContain(bits []uint64, s string) bool {
+	var key uint32
+	run := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !tokenByte[c] {
+			run = 0
+			continue
+		}
+		key = (key<<8 | uint32(c)) & 0xFFFFFF
+		run++
+		if run >= 3 && !bloomHasKey(bits, key) {
+			return false
+		}
 	}
-	return h
+	return true
 }

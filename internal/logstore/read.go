@@ -56,7 +56,6 @@ type scan struct {
 	from       *Pos  // exclusive
 	backward   bool
 	filter     Filter
-	hasher     tokenHasher
 	// cutoff is the retention bound per stream (events before it are gone).
 	cutoff map[uint64]int64
 
@@ -223,7 +222,7 @@ func (m *merger) open(r *run) *cursor {
 			m.err = err
 			return nil
 		}
-		if !sc.filter.MayMatch(func(tok string) bool { return bloomHas(bits, sc.hasher.hash(tok)) }) {
+		if !sc.filter.MayMatch(func(sub string) bool { return bloomMayContain(bits, sub) }) {
 			m.s.m.blocksRead.WithLabelValues("skipped_bloom").Inc()
 			return nil
 		}
@@ -460,7 +459,7 @@ func (s *Store) FilterEvents(ctx context.Context, group string, q FilterQuery) (
 	}
 	s.cat.mu.RUnlock()
 	sort.Strings(res.SearchedStreams)
-	sc := &scan{start: q.Start, end: q.End, from: q.After, filter: q.Filter, hasher: tokenHasher{}, cutoff: cutoff}
+	sc := &scan{start: q.Start, end: q.End, from: q.After, filter: q.Filter, cutoff: cutoff}
 	sn := s.snapshot(q.Start, q.End)
 	defer sn.release()
 	m := newMerger(s, sc, s.runsFor(sn, ids, sc))

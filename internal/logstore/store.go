@@ -281,7 +281,7 @@ func (s *Store) replayWAL() error {
 	flushed := map[int32]uint64{}
 	for _, seg := range segs {
 		last = seg
-		skipped, err := replaySegment(filepath.Join(s.walDir(), segmentName(seg)), func(r walRecord) error {
+		skipped, err := replaySegment(filepath.Join(s.walDir(), segmentName(seg)), s.codec.dec, func(r walRecord) error {
 			s.nextLSN = max(s.nextLSN, r.lsn+1)
 			s.cat.mu.Lock()
 			st := s.cat.streamID[r.streamID]
@@ -474,7 +474,7 @@ const backlogWait = 5 * time.Second
 // runCommitter is the only writer of the WAL and the active head.
 func (s *Store) runCommitter() {
 	defer s.wg.Done()
-	var buf []byte
+	var buf, scratch []byte
 	batch := make([]*appendReq, 0, 256)
 	var lastFreeCheck time.Time
 	var diskFull bool
@@ -525,7 +525,7 @@ func (s *Store) runCommitter() {
 		for i, r := range batch {
 			recs[i] = walRecord{lsn: s.nextLSN, streamID: r.st.rec.ID, ingest: r.ingest, events: r.events}
 			s.nextLSN++
-			buf = appendWALRecord(buf, &recs[i])
+			buf = appendWALRecord(buf, &recs[i], s.codec.walEnc, &scratch)
 		}
 		start := time.Now()
 		if err := s.wal.write(buf); err != nil {

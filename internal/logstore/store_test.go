@@ -22,7 +22,7 @@ func (f tokenFilter) Match(m string) bool {
 	ForEachToken(m, func(t string) { found = found || t == string(f) })
 	return found
 }
-func (f tokenFilter) MayMatch(has func(string) bool) bool { return has(string(f)) }
+func (f tokenFilter) MayMatch(mayContain func(string) bool) bool { return mayContain(string(f)) }
 
 type clock struct {
 	mu sync.Mutex

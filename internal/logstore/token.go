@@ -1,22 +1,24 @@
 package logstore
 
-// isTokenByte reports whether b belongs inside a token. Tokens are maximal
-// runs of ASCII letters, digits and '_', or of non-ASCII bytes (so a UTF-8
-// word stays whole). Everything else separates tokens.
-func isTokenByte(b byte) bool {
-	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b >= 0x80
-}
+// tokenByte marks the bytes that belong inside a token: ASCII letters,
+// digits and '_', and every non-ASCII byte (so a UTF-8 word stays whole).
+// Everything else separates tokens.
+var tokenByte = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c >= 0x80
+	}
+	return t
+}()
 
-// IsTokenByte is the exported form of the token rule, for filters that must
-// agree with the blocks' bloom filters.
-func IsTokenByte(b byte) bool { return isTokenByte(b) }
+// IsTokenByte reports whether b belongs inside a token, the unit the
+// blocks' bloom filters index (by trigrams).
+func IsTokenByte(b byte) bool { return tokenByte[b] }
 
 // ForEachToken calls fn with every token of s, in order, repeats included.
-// The bloom filters of blocks hold exactly these tokens.
 func ForEachToken(s string, fn func(tok string)) {
 	start := -1
 	for i := 0; i < len(s); i++ {
-		if isTokenByte(s[i]) {
+		if tokenByte[s[i]] {
 			if start < 0 {
 				start = i
 			}
