@@ -132,31 +132,65 @@ func (s *Store) mergeParts(day int32, sources []*part) error {
 		if len(runs) == 0 {
 			continue
 		}
-		m := newMerger(s, sc, runs)
+		// Runs that overlap nobody else in time and are big enough are copied
+		// as they are; the rest are merged event by event and re-cut. In
+		// time-ordered ingestion almost every block is copied, so a merge
+		// costs I/O, not recompression.
+		sort.Slice(runs, func(i, j int) bool { return runs[i].minTs < runs[j].minTs })
 		pending, pendingBytes = pending[:0], 0
-		var kept, keptBytes int64
-		for {
-			ev, _, ok := m.next()
-			if !ok {
-				break
+		flushPending := func() error {
+			if len(pending) == 0 {
+				return nil
 			}
-			if pendingBytes+len(ev.msg) > blockMax && len(pending) > 0 {
-				if err := w.addBlock(groupID, id, pending); err != nil {
+			err := w.addBlock(groupID, id, pending)
+			pending, pendingBytes = pending[:0], 0
+			return err
+		}
+		var kept, keptBytes int64
+		for i := 0; i < len(runs); {
+			j, hi := i+1, runs[i].maxTs
+			for j < len(runs) && runs[j].minTs <= hi {
+				hi = max(hi, runs[j].maxTs)
+				j++
+			}
+			if b := &runs[i].p.blocks[runs[i].block]; j == i+1 && b.minTs >= cut && int(b.rawBytes) >= blockMax/2 {
+				if err := flushPending(); err != nil {
 					w.abort()
 					return err
 				}
-				pending, pendingBytes = pending[:0], 0
+				if err := w.copyBlock(groupID, runs[i].p, runs[i].block); err != nil {
+					w.abort()
+					return err
+				}
+				kept += int64(b.count)
+				keptBytes += int64(b.rawBytes)
+				i = j
+				continue
 			}
-			pending = append(pending, ev)
-			pendingBytes += len(ev.msg) + 16
-			kept++
-			keptBytes += int64(len(ev.msg))
+			m := newMerger(s, sc, runs[i:j])
+			for {
+				ev, _, ok := m.next()
+				if !ok {
+					break
+				}
+				if pendingBytes+len(ev.msg) > blockMax && len(pending) > 0 {
+					if err := flushPending(); err != nil {
+						w.abort()
+						return err
+					}
+				}
+				pending = append(pending, ev)
+				pendingBytes += len(ev.msg) + 16
+				kept++
+				keptBytes += int64(len(ev.msg))
+			}
+			if m.err != nil {
+				w.abort()
+				return m.err
+			}
+			i = j
 		}
-		if m.err != nil {
-			w.abort()
-			return m.err
-		}
-		if err := w.addBlock(groupID, id, pending); err != nil {
+		if err := flushPending(); err != nil {
 			w.abort()
 			return err
 		}

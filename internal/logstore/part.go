@@ -155,6 +155,40 @@ func (pw *partWriter) addBlock(groupID, streamID uint64, evs []headEvent) error 
 	return nil
 }
 
+// copyBlock appends block i of src unchanged: compressed bytes and bloom
+// filter are copied, not rebuilt.
+func (pw *partWriter) copyBlock(groupID uint64, src *part, i int) error {
+	bm := src.blocks[i]
+	comp := make([]byte, bm.size)
+	if _, err := src.f.ReadAt(comp, int64(bm.off)); err != nil {
+		return fmt.Errorf("%s: block %d: %w", src.path, i, err)
+	}
+	if crc32.Checksum(comp, castagnoli) != bm.crc {
+		return fmt.Errorf("%s: block %d: %w: checksum mismatch", src.path, i, errBadPart)
+	}
+	bloom, err := src.readBloom(i)
+	if err != nil {
+		return err
+	}
+	if _, err := pw.w.Write(comp); err != nil {
+		return err
+	}
+	bm.off = uint64(pw.off)
+	pw.off += int64(len(comp))
+	pw.blocks = append(pw.blocks, bm)
+	pw.blooms = append(pw.blooms, bloom)
+	pw.groups[groupID] = struct{}{}
+	m := &pw.meta
+	if m.Events == 0 {
+		m.MinTs, m.MaxTs = bm.minTs, bm.maxTs
+	}
+	m.MinTs = min(m.MinTs, bm.minTs)
+	m.MaxTs = max(m.MaxTs, bm.maxTs)
+	m.Events += int64(bm.count)
+	m.RawBytes += int64(bm.rawBytes)
+	return nil
+}
+
 func (pw *partWriter) empty() bool { return len(pw.blocks) == 0 }
 
 // finish writes the tail sections, syncs and renames the file into place.
