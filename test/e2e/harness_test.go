@@ -61,6 +61,7 @@ type serverProc struct {
 	cmd     *exec.Cmd
 	stderr  *bytes.Buffer
 	exited  chan struct{}
+	waitErr error // the process's exit status, once exited is closed
 }
 
 type serverOpt func(*serverProc, *strings.Builder)
@@ -73,6 +74,12 @@ func withKeys() serverOpt {
 			fmt.Fprintf(b, "      - {id: %s, secret: %s, role: %s}\n", k[0], k[1], k[2])
 		}
 	}
+}
+
+// withListen makes the server listen on addr (readiness is still checked on
+// that port over loopback).
+func withListen(addr string) serverOpt {
+	return func(p *serverProc, _ *strings.Builder) { p.addr = addr }
 }
 
 // withYAML adds raw lines under `server:` (indented by two spaces).
@@ -89,11 +96,12 @@ func startServer(t testing.TB, dataDir string, opts ...serverOpt) *serverProc {
 		dataDir = t.TempDir()
 	}
 	p := &serverProc{t: t, dataDir: dataDir, addr: freeAddr(t)}
-	var b strings.Builder
-	fmt.Fprintf(&b, "server:\n  listen: %q\n  data_dir: %q\n", p.addr, dataDir)
+	var extra strings.Builder
 	for _, o := range opts {
-		o(p, &b)
+		o(p, &extra)
 	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "server:\n  listen: %q\n  data_dir: %q\n%s", p.addr, dataDir, extra.String())
 	p.config = filepath.Join(t.TempDir(), "kinsight.yaml")
 	if err := os.WriteFile(p.config, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
@@ -113,7 +121,7 @@ func (p *serverProc) start() {
 		p.t.Fatal(err)
 	}
 	p.exited = make(chan struct{})
-	go func() { p.cmd.Wait(); close(p.exited) }()
+	go func() { p.waitErr = p.cmd.Wait(); close(p.exited) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(p.url() + "/readyz")
@@ -135,9 +143,13 @@ func (p *serverProc) start() {
 	}
 }
 
-func (p *serverProc) url() string { return "http://" + p.addr }
+func (p *serverProc) url() string {
+	_, port, _ := net.SplitHostPort(p.addr)
+	return "http://127.0.0.1:" + port
+}
 
-// stop sends SIGTERM and waits for a clean exit.
+// stop sends SIGTERM and checks for a graceful exit: status 0 within 10 s,
+// as the server promises.
 func (p *serverProc) stop() {
 	if p.cmd == nil || p.cmd.Process == nil {
 		return
@@ -150,10 +162,13 @@ func (p *serverProc) stop() {
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.exited:
-	case <-time.After(15 * time.Second):
+		if p.waitErr != nil {
+			p.t.Errorf("server exited with %v after SIGTERM: %s", p.waitErr, p.stderr)
+		}
+	case <-time.After(10 * time.Second):
 		p.cmd.Process.Kill()
 		<-p.exited
-		p.t.Errorf("server did not stop within 15s of SIGTERM: %s", p.stderr)
+		p.t.Errorf("server did not stop within 10s of SIGTERM: %s", p.stderr)
 	}
 }
 
