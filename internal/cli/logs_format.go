@@ -121,6 +121,12 @@ func (p *printer) groups(gs []types.LogGroup) error {
 // streams prints log streams: one JSON array, or
 // NAME CREATED FIRST_EVENT LAST_EVENT STORED.
 func (p *printer) streams(ss []types.LogStream) error {
+	// storedBytes of a stream is deprecated in the API and CloudWatch Logs
+	// reports 0, but kinsight reports the real size, the first thing to
+	// look at when a stream fills the disk.
+	storedBytes := func(s types.LogStream) *int64 {
+		return s.StoredBytes //lint:ignore SA1019 kinsight fills it, see above
+	}
 	if p.json {
 		out := make([]streamJSON, 0, len(ss))
 		for _, s := range ss {
@@ -131,7 +137,7 @@ func (p *printer) streams(ss []types.LogStream) error {
 				FirstEventTimestamp: s.FirstEventTimestamp,
 				LastEventTimestamp:  s.LastEventTimestamp,
 				LastIngestionTime:   s.LastIngestionTime,
-				StoredBytes:         s.StoredBytes,
+				StoredBytes:         storedBytes(s),
 			})
 		}
 		return p.jsonDoc(out)
@@ -140,7 +146,7 @@ func (p *printer) streams(ss []types.LogStream) error {
 	fmt.Fprintln(tw, "NAME\tCREATED\tFIRST_EVENT\tLAST_EVENT\tSTORED")
 	for _, s := range ss {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", aws.ToString(s.LogStreamName), p.secondsTime(s.CreationTime),
-			p.secondsTime(s.FirstEventTimestamp), p.secondsTime(s.LastEventTimestamp), humanBytes(s.StoredBytes))
+			p.secondsTime(s.FirstEventTimestamp), p.secondsTime(s.LastEventTimestamp), humanBytes(storedBytes(s)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

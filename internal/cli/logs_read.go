@@ -160,9 +160,9 @@ func listStreams(ctx context.Context, api logsAPI, in *cloudwatchlogs.DescribeLo
 }
 
 type getArgs struct {
-	start, end string
-	limit      int
-	fromHead   bool
+	start, end, since string
+	limit             int
+	fromHead          bool
 }
 
 func (l *logsCmd) getCmd() *cobra.Command {
@@ -176,14 +176,14 @@ until it repeats.
 Without --from-head the server starts with the newest page, so --limit N
 prints the last N events; with --from-head it reads the range from its start.
 --start and --end take RFC3339 (2024-05-01T12:00:00Z), a date, epoch
-milliseconds, "now" or a duration ago (15m, 2h, 1d).
+milliseconds, "now" or a duration ago (15m, 2h, 1d); --since D is --start D.
 
 Table rows: TIME STREAM MESSAGE. --output json prints one JSON object per line
 (NDJSON): {"logStreamName","timestamp","message","ingestionTime"}.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			startMs, endMs, err := timeRange(a.start, a.end, "", l.now(), l.location())
+			startMs, endMs, err := timeRange(a.start, a.end, a.since, l.now(), l.location())
 			if err != nil {
 				return err
 			}
@@ -207,6 +207,7 @@ Table rows: TIME STREAM MESSAGE. --output json prints one JSON object per line
 	f := cmd.Flags()
 	f.StringVar(&a.start, "start", "", "first event time: RFC3339, epoch ms, or a duration ago (1h)")
 	f.StringVar(&a.end, "end", "", "end time (exclusive), same forms as --start")
+	f.StringVar(&a.since, "since", "", "start this long ago (15m, 2h, 1d); shorthand for --start")
 	f.IntVar(&a.limit, "limit", 0, "print at most this many events (0: all)")
 	f.BoolVar(&a.fromHead, "from-head", false, "read from the oldest event instead of the newest page")
 	return cmd

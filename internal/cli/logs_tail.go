@@ -80,9 +80,11 @@ Table rows: TIME STREAM MESSAGE. --output json prints one JSON object per line
 				warn:         func(msg string) { fmt.Fprintln(l.env.Stderr, "kinsight:", msg) },
 				now:          l.now,
 				pollInterval: time.Second,
-				idle:         time.Minute,
-				minBackoff:   250 * time.Millisecond,
-				maxBackoff:   15 * time.Second,
+				// The server's stream sends events stored up to 10 s late.
+				lateWindow: 10 * time.Second,
+				idle:       time.Minute,
+				minBackoff: 250 * time.Millisecond,
+				maxBackoff: 15 * time.Second,
 			}
 			return t.run(ctx, l.now().Add(-d).UnixMilli(), follow)
 		},
@@ -95,40 +97,69 @@ Table rows: TIME STREAM MESSAGE. --output json prints one JSON object per line
 	return cmd
 }
 
-// tailCursor remembers where printing got to, so a reconnect or a poll can
-// ask again from there without printing an event twice. Events sharing the
-// newest timestamp are told apart by event id, because asking from a
-// timestamp returns every event at that millisecond again.
+// tailCursor remembers what has been printed, so a reconnect or a poll can
+// ask again from a little before it without printing an event twice.
+//
+// Asking from the newest timestamp printed is not enough: agents batch for
+// seconds, so an event stamped before the newest one can still arrive (the
+// server's stream sends such late events within its own late window). The
+// cursor therefore resumes lateWindow behind the newest timestamp and keeps
+// the ids printed in that window to skip the replay. With lateWindow 0 it
+// resumes at the newest timestamp and only ids at that millisecond matter.
 type tailCursor struct {
-	ts  int64
-	ids map[string]struct{}
+	floor  int64 // the requested start; resuming never goes before it
+	newest int64 // newest timestamp printed
+	window int64 // lateWindow in milliseconds
+	ids    map[string]int64
+	// nextPrune amortizes dropping ids that fell out of the window.
+	nextPrune int64
 }
 
-func newTailCursor(startMs int64) *tailCursor {
-	return &tailCursor{ts: startMs, ids: map[string]struct{}{}}
+// maxCursorIDs bounds the cursor's memory on a very busy group; past it
+// the window shrinks to the newest millisecond until it empties.
+const maxCursorIDs = 200000
+
+func newTailCursor(startMs int64, lateWindow time.Duration) *tailCursor {
+	return &tailCursor{floor: startMs, newest: startMs, window: lateWindow.Milliseconds(), ids: map[string]int64{}}
 }
 
-// admit reports whether e is new, and records it. Events older than the
-// cursor are new too: a live stream may interleave streams slightly out of
-// order, and a resumed request never asks for anything before the cursor.
+// resumeAt is the startTime for the next request.
+func (c *tailCursor) resumeAt() int64 { return max(c.floor, c.newest-c.window) }
+
+// admit reports whether e has not been printed yet, and records it.
 func (c *tailCursor) admit(e logEvent) bool {
 	key := e.EventID
 	if key == "" {
 		key = e.LogStreamName + "\x00" + e.Message
 	}
-	switch {
-	case e.Timestamp > c.ts:
-		c.ts = e.Timestamp
-		clear(c.ids)
-	case e.Timestamp == c.ts:
-		if _, dup := c.ids[key]; dup {
-			return false
-		}
-	default:
-		return true
+	if ts, dup := c.ids[key]; dup && ts == e.Timestamp {
+		return false
 	}
-	c.ids[key] = struct{}{}
+	if e.Timestamp > c.newest {
+		c.newest = e.Timestamp
+		if c.newest >= c.nextPrune || len(c.ids) >= maxCursorIDs {
+			c.prune()
+		}
+	}
+	if e.Timestamp >= c.newest-c.window {
+		c.ids[key] = e.Timestamp
+	}
 	return true
+}
+
+func (c *tailCursor) prune() {
+	edge := c.newest - c.window
+	if len(c.ids) >= maxCursorIDs {
+		// Forgetting ids means a resume must not replay their events.
+		edge = c.newest
+		c.floor = max(c.floor, edge)
+	}
+	for k, ts := range c.ids {
+		if ts < edge {
+			delete(c.ids, k)
+		}
+	}
+	c.nextPrune = c.newest + max(c.window/4, 1)
 }
 
 // tailer runs `logs tail`: one FilterLogEvents pass over the recent past,
@@ -142,6 +173,9 @@ type tailer struct {
 	now   func() time.Time
 
 	pollInterval time.Duration
+	// lateWindow is how far behind the newest event a resumed request
+	// starts, to catch events stored late (see tailCursor).
+	lateWindow time.Duration
 	// idle is how long the stream may stay silent (no event, no heartbeat)
 	// before it is presumed dead and reconnected.
 	idle                   time.Duration
@@ -149,7 +183,7 @@ type tailer struct {
 }
 
 func (t *tailer) run(ctx context.Context, startMs int64, follow bool) error {
-	cur := newTailCursor(startMs)
+	cur := newTailCursor(startMs, t.lateWindow)
 	if err := t.poll(ctx, cur); err != nil || !follow {
 		return err
 	}
@@ -174,7 +208,7 @@ func (t *tailer) emit(cur *tailCursor, e logEvent) error {
 
 // poll prints every event from the cursor on (FilterLogEvents, all pages).
 func (t *tailer) poll(ctx context.Context, cur *tailCursor) error {
-	in := t.sel.filterInput(t.group, aws.Int64(cur.ts), nil)
+	in := t.sel.filterInput(t.group, aws.Int64(cur.resumeAt()), nil)
 	err := filterPages(ctx, t.conn.api, in, 0, func(e logEvent) (bool, error) {
 		return false, t.emit(cur, e)
 	}, t.p.flush)
@@ -247,7 +281,7 @@ func (e *permanentError) Unwrap() error { return e.err }
 func (t *tailer) connect(ctx context.Context, cur *tailCursor) (delivered bool, err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	req, err := t.request(ctx, cur.ts)
+	req, err := t.request(ctx, cur.resumeAt())
 	if err != nil {
 		return false, &permanentError{err}
 	}
@@ -258,6 +292,11 @@ func (t *tailer) connect(ctx context.Context, cur *tailCursor) (delivered bool, 
 	if err != nil {
 		if cause := context.Cause(ctx); errors.Is(cause, errTailIdle) {
 			return false, cause
+		}
+		// The URL is the same on every attempt; the cause is the news.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
 		}
 		return false, err
 	}

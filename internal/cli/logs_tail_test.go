@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -22,84 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 )
-
-func TestTailCursorAdmit(t *testing.T) {
-	c := newTailCursor(100)
-	steps := []struct {
-		e    logEvent
-		want bool
-	}{
-		{logEvent{Timestamp: 100, EventID: "a"}, true},
-		{logEvent{Timestamp: 100, EventID: "a"}, false}, // replayed at the cursor
-		{logEvent{Timestamp: 100, EventID: "b"}, true},
-		{logEvent{Timestamp: 90, EventID: "old"}, true}, // late, out of order, but never seen
-		{logEvent{Timestamp: 101, EventID: "c"}, true},
-		{logEvent{Timestamp: 101, EventID: "c"}, false},
-		{logEvent{Timestamp: 101, EventID: "a"}, true}, // ids only matter per timestamp
-		{logEvent{Timestamp: 101, LogStreamName: "s", Message: "m"}, true},
-		{logEvent{Timestamp: 101, LogStreamName: "s", Message: "m"}, false}, // no id: stream+message
-		{logEvent{Timestamp: 101, LogStreamName: "t", Message: "m"}, true},
-	}
-	for i, s := range steps {
-		if got := c.admit(s.e); got != s.want {
-			t.Fatalf("step %d: admit(%+v) = %v, want %v", i, s.e, got, s.want)
-		}
-	}
-	if c.ts != 101 || len(c.ids) != 4 {
-		t.Fatalf("cursor = %d with %d ids, want 101 with 4", c.ts, len(c.ids))
-	}
-}
-
-func TestDecodeTailLine(t *testing.T) {
-	tests := []struct {
-		line    string
-		want    logEvent
-		wantOK  bool
-		wantErr bool
-	}{
-		{line: "", wantOK: false},
-		{line: "  \t", wantOK: false},
-		{line: `{"logStreamName":"s","timestamp":5,"message":"hi","ingestionTime":6,"eventId":"e"}`,
-			want: logEvent{LogStreamName: "s", Timestamp: 5, Message: "hi", IngestionTime: 6, EventID: "e"}, wantOK: true},
-		{line: `{"timestamp":0,"message":"epoch","future":{"x":1}}`, want: logEvent{Message: "epoch"}, wantOK: true},
-		{line: `{"message":"no time"}`, wantErr: true},
-		{line: `{"timestamp":"5"}`, wantErr: true},
-		{line: `[1,2]`, wantErr: true},
-		{line: `{"timestamp":5`, wantErr: true},
-		{line: `null`, wantErr: true},
-	}
-	for _, tc := range tests {
-		got, ok, err := decodeTailLine([]byte(tc.line))
-		if tc.wantErr {
-			if err == nil {
-				t.Errorf("decodeTailLine(%q) = %+v, want an error", tc.line, got)
-			}
-			continue
-		}
-		if err != nil || ok != tc.wantOK || got != tc.want {
-			t.Errorf("decodeTailLine(%q) = %+v, %v, %v; want %+v, %v", tc.line, got, ok, err, tc.want, tc.wantOK)
-		}
-	}
-}
-
-func TestReadLine(t *testing.T) {
-	const limit = 10
-	long := strings.Repeat("x", 100)
-	in := "one\r\n\n" + long + "\nexactly10c\n" + strings.Repeat("y", 11) + "\nlast\npartial"
-	br := bufio.NewReaderSize(strings.NewReader(in), 16)
-	want := []struct {
-		line string
-		err  error
-	}{
-		{"one", nil}, {"", nil}, {"", errLineTooLong}, {"exactly10c", nil}, {"", errLineTooLong}, {"last", nil}, {"", io.EOF},
-	}
-	for i, w := range want {
-		line, err := readLine(br, limit)
-		if string(line) != w.line || !errors.Is(err, w.err) {
-			t.Fatalf("read %d = %q, %v; want %q, %v", i, line, err, w.line, w.err)
-		}
-	}
-}
 
 // tailServer speaks kinsight's NDJSON tail protocol: each connection is
 // handled by the next script, and every request is recorded.
@@ -170,6 +91,7 @@ func newTestTailer(endpoint string, api logsAPI, sel eventSelector, out *bytes.B
 		},
 		now:          time.Now,
 		pollInterval: time.Millisecond,
+		lateWindow:   0, // the late-window test sets its own
 		idle:         5 * time.Second,
 		minBackoff:   time.Millisecond,
 		maxBackoff:   4 * time.Millisecond,
@@ -261,6 +183,38 @@ func TestTailStreamReconnectsWithoutDuplicates(t *testing.T) {
 	}
 	if len(warnings) < 2 || !strings.Contains(warnings[0], "reconnecting") {
 		t.Fatalf("warnings = %q, want a reconnect notice per disconnect", warnings)
+	}
+}
+
+// TestTailStreamResumesBehindNewest checks that a reconnect asks from the
+// late window behind the newest event, so an event stored late while the
+// connection was down is printed, and the replayed ones are not.
+func TestTailStreamResumesBehindNewest(t *testing.T) {
+	ts := newTailServer(t,
+		ndjson(evLine("a", t0+10_000, "e1", "newest"), evLine("b", t0+7_000, "e2", "late")),
+		ndjson(evLine("b", t0+7_000, "e2", "late"), evLine("c", t0+6_000, "e3", "later still"),
+			evLine("a", t0+10_000, "e1", "newest"), evLine("a", t0+11_000, "e4", "new")),
+	)
+	var out bytes.Buffer
+	var warnings []string
+	tl := newTestTailer(ts.srv.URL, initialFilter(), eventSelector{}, &out, &warnings)
+	tl.lateWindow = 5 * time.Second
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- tl.run(ctx, t0, true) }()
+	waitFor(t, "the third connection", func() bool { return len(ts.requests()) >= 3 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(eventIDs(t, out.String()), ","); got != "e1,e2,e3,e4" {
+		t.Fatalf("printed %s, want e1,e2,e3,e4", got)
+	}
+	reqs := ts.requests()
+	for i, want := range []int64{t0, t0 + 5_000, t0 + 6_000} {
+		if got := reqs[i].URL.Query().Get("startTime"); got != strconv.FormatInt(want, 10) {
+			t.Errorf("connection %d startTime = %s, want %d", i, got, want)
+		}
 	}
 }
 
@@ -501,101 +455,5 @@ func TestTailStopsWhenOutputFails(t *testing.T) {
 	}
 	if n := len(ts.requests()); n != 1 {
 		t.Fatalf("%d connections after a write error, want 1", n)
-	}
-}
-
-func TestParseAWSError(t *testing.T) {
-	tests := []struct {
-		header, body string
-		code, msg    string
-	}{
-		{"", `{"__type":"com.amazonaws.logs#ThrottlingException","message":"slow"}`, "ThrottlingException", "slow"},
-		{"", `{"__type":"InvalidParameterException","Message":"bad"}`, "InvalidParameterException", "bad"},
-		{"AccessDeniedException:http://internal", `{"message":"no"}`, "AccessDeniedException", "no"},
-		{"", "404 page not found\n", "", "404 page not found"},
-	}
-	for _, tc := range tests {
-		h := http.Header{}
-		if tc.header != "" {
-			h.Set("X-Amzn-ErrorType", tc.header)
-		}
-		code, msg := parseAWSError(h, []byte(tc.body))
-		if code != tc.code || msg != tc.msg {
-			t.Errorf("parseAWSError(%q, %q) = %q, %q; want %q, %q", tc.header, tc.body, code, msg, tc.code, tc.msg)
-		}
-	}
-}
-
-func FuzzDecodeTailLine(f *testing.F) {
-	for _, s := range []string{"", " ", evLine("a", t0, "e", "m"), `{"timestamp":1}`, `{"timestamp":-1,"message":"\u0000"}`, `{`, `null`, `{"timestamp":1e3}`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, line []byte) {
-		e, ok, err := decodeTailLine(line)
-		if err != nil {
-			if ok {
-				t.Fatal("ok with an error")
-			}
-			return
-		}
-		if !ok {
-			if len(bytes.TrimSpace(line)) != 0 {
-				t.Fatalf("non-blank line %q taken for a heartbeat", line)
-			}
-			return
-		}
-		// Whatever decodes prints, in both formats.
-		p := newPrinter(io.Discard, true, time.UTC)
-		if err := p.event(e); err != nil {
-			t.Fatal(err)
-		}
-		p = newPrinter(io.Discard, false, time.UTC)
-		if err := p.event(e); err != nil {
-			t.Fatal(err)
-		}
-	})
-}
-
-func FuzzReadLine(f *testing.F) {
-	f.Add([]byte("a\nb\r\n\n"), 4)
-	f.Add([]byte(strings.Repeat("x", 40)+"\nshort\n"), 8)
-	f.Add([]byte("no newline"), 100)
-	f.Fuzz(func(t *testing.T, data []byte, limit int) {
-		if limit < 1 || limit > 1<<16 {
-			return
-		}
-		// The reference: split on newlines; a last piece without one is
-		// not a line.
-		pieces := bytes.Split(data, []byte("\n"))
-		pieces = pieces[:len(pieces)-1]
-		br := bufio.NewReaderSize(bytes.NewReader(data), 16)
-		for i, want := range pieces {
-			got, err := readLine(br, limit)
-			if len(want) > limit { // the limit counts a CR, not the LF
-				if !errors.Is(err, errLineTooLong) {
-					t.Fatalf("line %d (%d bytes > %d): %q, %v; want errLineTooLong", i, len(want), limit, got, err)
-				}
-				continue
-			}
-			want = bytes.TrimSuffix(want, []byte("\r"))
-			if err != nil || !bytes.Equal(got, want) {
-				t.Fatalf("line %d = %q, %v; want %q", i, got, err, want)
-			}
-		}
-		if _, err := readLine(br, limit); !errors.Is(err, io.EOF) {
-			t.Fatalf("after the last line: %v, want EOF", err)
-		}
-	})
-}
-
-func BenchmarkDecodeTailLine(b *testing.B) {
-	line := []byte(evLine("fluent-bit-abcde", t0, "38271650000000000000000000000000000000000000000000000",
-		`{"log":"INFO request served in 3ms path=/healthz","stream":"stdout","kubernetes":{"pod_name":"web-1"}}`))
-	b.ReportAllocs()
-	b.SetBytes(int64(len(line)))
-	for b.Loop() {
-		if _, _, err := decodeTailLine(line); err != nil {
-			b.Fatal(err)
-		}
 	}
 }

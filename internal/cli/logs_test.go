@@ -287,6 +287,7 @@ func TestLogsFilterFlagErrors(t *testing.T) {
 		{[]string{"filter", "g", "--limit", "-2"}, "--limit"},
 		{[]string{"get", "g"}, "accepts 2 arg"},
 		{[]string{"get", "g", "s", "--start", "later"}, "--start"},
+		{[]string{"get", "g", "s", "--start", "1h", "--since", "2h"}, "both"},
 		{[]string{"tail", "g", "--since", "forever"}, "--since"},
 		{[]string{"tail", "g", "--streams", "a", "--stream-prefix", "b"}, "cannot be used together"},
 	}
