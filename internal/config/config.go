@@ -104,7 +104,8 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
+		// A TypeError lets the decoder go on and report every bad value.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: invalid duration %q (use Go durations such as 10s, 5m)", n.Line, s)}}
 	}
 	*d = Duration(v)
 	return nil
