@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -99,4 +100,75 @@ func BenchmarkAppend(b *testing.B) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
+}
+
+// readBenchStore fills a store with ~400k Container-Insights-shaped events
+// in 50 streams over 24 hours, flushed and merged, with a rare token in 5.
+func readBenchStore(b *testing.B) *Store {
+	lines := loghubLines(b)
+	s, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	s.CreateGroup("g", Group{})
+	const streams, perStream = 50, 8000
+	now := time.Now().Add(-time.Minute)
+	start := now.Add(-24 * time.Hour)
+	for st := 0; st < streams; st++ {
+		name := fmt.Sprintf("pod-%d", st)
+		s.CreateStream("g", name)
+		var batch []InputEvent
+		for i := 0; i < perStream; i++ {
+			ts := start.Add(time.Duration(i) * 24 * time.Hour / perStream)
+			msg := containerRecord(lines[(st*131+i)%len(lines)], st, ts)
+			if st == 7 && i%1500 == 0 && i > 0 {
+				msg = containerRecord("handled RareToken4711 request", st, ts)
+			}
+			batch = append(batch, InputEvent{Timestamp: ts.UnixMilli(), Message: msg})
+			if len(batch) == 2000 {
+				if _, err := s.Append(context.Background(), "g", name, batch); err != nil {
+					b.Fatal(err)
+				}
+				batch = batch[:0]
+			}
+		}
+	}
+	if err := s.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+type containsFilter string
+
+func (f containsFilter) Match(m string) bool { return strings.Contains(m, string(f)) }
+func (f containsFilter) MayMatch(mayContain func(string) bool) bool {
+	return mayContain(string(f))
+}
+
+// BenchmarkReadNewest10k is GetLogEvents of a stream's newest 10,000 events.
+func BenchmarkReadNewest10k(b *testing.B) {
+	s := readBenchStore(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		recs, err := s.Read(context.Background(), "g", "pod-3", ReadQuery{Backward: true, Limit: 10000, MaxBytes: 1 << 20})
+		if err != nil || len(recs) == 0 {
+			b.Fatal(err, len(recs))
+		}
+	}
+}
+
+// BenchmarkFilterRareTerm is FilterLogEvents for a term in 5 events of 400k.
+func BenchmarkFilterRareTerm(b *testing.B) {
+	s := readBenchStore(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := s.FilterEvents(context.Background(), "g", FilterQuery{Filter: containsFilter("RareToken4711"), Limit: 10000, MaxBytes: 1 << 20})
+		if err != nil || len(res.Records) != 5 {
+			b.Fatal(err, len(res.Records))
+		}
+	}
 }
