@@ -126,6 +126,11 @@ func TestDescribeLogGroups(t *testing.T) {
 	if len(out.LogGroups) != 2 || out.LogGroups[0].LogGroupName != "/db/a" || out.LogGroups[1].LogGroupName != "/db/b" {
 		t.Errorf("pattern b/: %+v", out.LogGroups)
 	}
+	// Case-sensitive, as AWS documents.
+	e.mustOK("DescribeLogGroups", m{"logGroupNamePattern": "B/"}).decode(t, &out)
+	if len(out.LogGroups) != 0 {
+		t.Errorf("pattern B/ matched %+v", out.LogGroups)
+	}
 	if strings.Contains(string(r.body), "storedBytes") {
 		t.Errorf("pattern response carries more than arn/creationTime/logGroupName: %s", r.body)
 	}
