@@ -202,4 +202,3 @@ func TestAWSCLIAuth(t *testing.T) {
 		}
 	})
 }
-

@@ -45,7 +45,7 @@ type acStream struct {
 
 type acStreamsOut struct {
 	LogStreams []acStream `json:"logStreams"`
-	NextToken  string      `json:"NextToken"`
+	NextToken  string     `json:"NextToken"`
 }
 
 func acGroupNames(gs []acGroup) []string {
