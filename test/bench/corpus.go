@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // AWS's PutLogEvents limits, which every generated batch respects.
@@ -377,8 +380,9 @@ func genStream(o CorpusOptions, group, rareToken string, idx int, s *stream) []B
 	startBatch()
 	var msg, line []byte
 	rare := s.rare
+	renum := newRenumberer(r)
 	for i, t := range ts {
-		line = perturb(line[:0], s.lines[i%len(s.lines)], r)
+		line = renum.line(line[:0], s.lines[i%len(s.lines)], i/len(s.lines))
 		if len(rare) > 0 && rare[0] == i {
 			line = append(line, ' ')
 			line = append(line, rareToken...)
@@ -420,10 +424,28 @@ func genStream(o CorpusOptions, group, rareToken string, idx int, s *stream) []B
 	return batches
 }
 
-// perturb copies line with every run of two or more digits replaced by
-// random digits of the same length, so cycling through a 2,000-line sample
-// does not produce exact repeats a compressor could exploit unfairly.
-func perturb(dst []byte, line string, r *rand.Rand) []byte {
+// renumberer gives each reuse of a loghub sample new numbers: within one
+// pass over the sample (a "cycle"), every distinct run of two or more
+// digits maps to one random run of the same length, so a value repeated
+// across lines (a pid, an IP octet, a block id) stays repeated, as in a
+// fresh window of the same system's log; across cycles the values differ,
+// so cycling through 2,000 lines never repeats a line exactly.
+type renumberer struct {
+	r     *rand.Rand
+	cycle int
+	m     map[string]string
+}
+
+func newRenumberer(r *rand.Rand) *renumberer {
+	return &renumberer{r: r, cycle: -1, m: map[string]string{}}
+}
+
+// line appends line, renumbered for cycle, to dst.
+func (n *renumberer) line(dst []byte, line string, cycle int) []byte {
+	if cycle != n.cycle {
+		n.cycle = cycle
+		clear(n.m)
+	}
 	for i := 0; i < len(line); {
 		c := line[i]
 		if c < '0' || c > '9' {
@@ -435,12 +457,16 @@ func perturb(dst []byte, line string, r *rand.Rand) []byte {
 		for j < len(line) && line[j] >= '0' && line[j] <= '9' {
 			j++
 		}
-		if j-i < 2 {
-			dst = append(dst, line[i:j]...)
+		run := line[i:j]
+		if len(run) < 2 {
+			dst = append(dst, run...)
 		} else {
-			for k := i; k < j; k++ {
-				dst = append(dst, byte('0'+r.IntN(10)))
+			v, ok := n.m[run]
+			if !ok {
+				v = randString(n.r, "0123456789", len(run))
+				n.m[run] = v
 			}
+			dst = append(dst, v...)
 		}
 		i = j
 	}
@@ -522,4 +548,45 @@ func clientPlan(c *Corpus, n int) [][]*Batch {
 		slices.SortStableFunc(p, func(a, b *Batch) int { return cmp.Compare(a.FirstTS, b.FirstTS) })
 	}
 	return plan
+}
+
+// zstdBound compresses each stream's messages (newline-joined) in
+// independent blocks of blockSize with zstd at its default level: a
+// reference for what a block-per-stream store can reach on this corpus.
+func zstdBound(c *Corpus, blockSize int) (int64, error) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	if err != nil {
+		return 0, err
+	}
+	defer enc.Close()
+	var total int64
+	cur := make([][]byte, len(c.Streams))
+	var comp []byte
+	flush := func(s int) {
+		comp = enc.EncodeAll(cur[s], comp[:0])
+		total += int64(len(comp))
+		cur[s] = cur[s][:0]
+	}
+	for _, b := range c.Batches {
+		var body struct {
+			LogEvents []struct {
+				Message string `json:"message"`
+			} `json:"logEvents"`
+		}
+		if err := json.Unmarshal(b.Body, &body); err != nil {
+			return 0, err
+		}
+		for _, e := range body.LogEvents {
+			cur[b.Stream] = append(append(cur[b.Stream], e.Message...), '\n')
+			if len(cur[b.Stream]) >= blockSize {
+				flush(b.Stream)
+			}
+		}
+	}
+	for s := range cur {
+		if len(cur[s]) > 0 {
+			flush(s)
+		}
+	}
+	return total, nil
 }

@@ -60,6 +60,7 @@ type flags struct {
 	flushInterval string
 	out           string
 	jsonOut       string
+	zstdBound     bool
 }
 
 func parseFlags(name string, args []string, stderr io.Writer) (*flags, error) {
@@ -86,6 +87,7 @@ func parseFlags(name string, args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.flushInterval, "flush-interval", "", "override the server's logs.flush_interval (default: the server's)")
 	fs.StringVar(&f.out, "out", "", "gen: write the corpus as NDJSON {group,stream,timestamp,message} here")
 	fs.StringVar(&f.jsonOut, "json", "", "also write every measurement as JSON here")
+	fs.BoolVar(&f.zstdBound, "zstd-bound", false, "gen: also compress each stream's messages with zstd in 1 MiB blocks, as a reference ratio")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -173,6 +175,13 @@ func cmdGen(f *flags, stdout io.Writer, logf logFunc) error {
 			return err
 		}
 		logf("wrote %s", f.out)
+	}
+	if f.zstdBound {
+		n, err := zstdBound(c, 1<<20)
+		if err != nil {
+			return err
+		}
+		logf("zstd (default level) of each stream's messages in 1 MiB blocks: %.1f MB = 1/%.1f of raw", float64(n)/1e6, float64(c.MsgBytes)/float64(n))
 	}
 	sum := summarize(c)
 	return json.NewEncoder(stdout).Encode(sum)
