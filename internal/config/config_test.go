@@ -85,6 +85,8 @@ func TestFullFixtureDecodes(t *testing.T) {
 		{"region", s.Region, "ap-northeast-2"},
 		{"account_id", s.AccountID, "123456789012"},
 		{"max_request_bytes", s.MaxRequestBytes, ByteSize(16 << 20)},
+		{"max_inflight_bytes", s.MaxInflightBytes, ByteSize(128 << 20)},
+		{"pprof", s.Pprof, true},
 		{"shutdown_timeout", s.ShutdownTimeout, Duration(30 * time.Second)},
 		{"access_keys", len(s.Auth.AccessKeys), 3},
 		{"access_keys[1].secret_file", s.Auth.AccessKeys[1].SecretFile, "/etc/kinsight/reader-secret"},
@@ -97,6 +99,7 @@ func TestFullFixtureDecodes(t *testing.T) {
 		{"min_free_disk_bytes", s.Logs.MinFreeDiskBytes, ByteSize(1e9)},
 		{"wal_segment_bytes", s.Logs.WALSegmentBytes, ByteSize(32 << 20)},
 		{"retention_check_interval", s.Logs.RetentionCheckInterval, Duration(time.Hour)},
+		{"block_cache_bytes", s.Logs.BlockCacheBytes, ByteSize(32 << 20)},
 		{"log.level", c.Log.Level, "debug"},
 		{"log.format", c.Log.Format, "json"},
 	}

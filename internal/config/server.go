@@ -24,6 +24,10 @@ type Server struct {
 	AccountID string `yaml:"account_id"`
 	// MaxRequestBytes caps a request body, after decompression. Default: 8MiB.
 	MaxRequestBytes ByteSize `yaml:"max_request_bytes"`
+	// MaxInflightBytes bounds the request bodies handled at once, so memory
+	// for requests does not grow with the number of clients; a request that
+	// finds no room within 5s gets ThrottlingException. Default: 64MiB.
+	MaxInflightBytes ByteSize `yaml:"max_inflight_bytes"`
 	// Pprof serves Go's profiler under /debug/pprof/ (unauthenticated, like
 	// Prometheus does). Default: false.
 	Pprof bool `yaml:"pprof"`
@@ -85,12 +89,13 @@ type LogStore struct {
 // DefaultServer returns the server defaults.
 func DefaultServer() Server {
 	return Server{
-		Listen:          "127.0.0.1:8470",
-		DataDir:         "./kinsight-data",
-		Region:          "us-east-1",
-		AccountID:       "000000000000",
-		MaxRequestBytes: 8 << 20,
-		ShutdownTimeout: Duration(10 * time.Second),
+		Listen:           "127.0.0.1:8470",
+		DataDir:          "./kinsight-data",
+		Region:           "us-east-1",
+		AccountID:        "000000000000",
+		MaxRequestBytes:  8 << 20,
+		MaxInflightBytes: 64 << 20,
+		ShutdownTimeout:  Duration(10 * time.Second),
 		Logs: LogStore{
 			HeadMaxBytes:           64 << 20,
 			FlushInterval:          Duration(time.Minute),
@@ -131,6 +136,9 @@ func (s *Server) Validate(key string) error {
 	}
 	if s.MaxRequestBytes < 1<<20+1<<16 {
 		add("%s.max_request_bytes must be at least 1114112 so a full PutLogEvents batch fits (got %d)", key, s.MaxRequestBytes)
+	}
+	if s.MaxInflightBytes < s.MaxRequestBytes {
+		add("%s.max_inflight_bytes must be at least max_request_bytes (%d)", key, s.MaxRequestBytes)
 	}
 	if s.ShutdownTimeout <= 0 {
 		add("%s.shutdown_timeout must be > 0", key)

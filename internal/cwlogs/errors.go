@@ -22,6 +22,7 @@ const (
 	errResourceExists    = "ResourceAlreadyExistsException"
 	errServiceUnavail    = "ServiceUnavailableException"
 	errTooManyTags       = "TooManyTagsException"
+	errThrottling        = "ThrottlingException"
 	msgGroupNotFound     = "The specified log group does not exist."
 	msgStreamNotFound    = "The specified log stream does not exist."
 	msgGroupExists       = "The specified log group already exists"

@@ -125,8 +125,8 @@ func (h *Handler) describeLogGroups(_ context.Context, in *describeLogGroupsInpu
 		q.After = after
 	}
 	out := describeLogGroupsOutput{LogGroups: []logGroupOut{}}
-	// The class filter and the case of the pattern are applied here, so a
-	// page may take several store pages to fill.
+	// The class filter is applied here, so a page may take several store
+	// pages to fill.
 	for {
 		groups, more, err := h.store.ListGroups(q)
 		if err != nil {
@@ -134,10 +134,7 @@ func (h *Handler) describeLogGroups(_ context.Context, in *describeLogGroupsInpu
 		}
 		for i, g := range groups {
 			q.After = g.Name
-			// The store matches the pattern case-insensitively; AWS's
-			// match is case-sensitive, so narrow it here.
-			if in.LogGroupClass != "" && groupClass(g) != in.LogGroupClass ||
-				!strings.Contains(g.Name, in.LogGroupNamePattern) {
+			if in.LogGroupClass != "" && groupClass(g) != in.LogGroupClass {
 				continue
 			}
 			out.LogGroups = append(out.LogGroups, h.logGroupOut(g, in.LogGroupNamePattern != ""))

@@ -29,6 +29,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/kinsight/kinsight/internal/auth"
 	"github.com/kinsight/kinsight/internal/config"
@@ -39,11 +40,15 @@ const (
 	targetPrefix = "Logs_20140328."
 	jsonType     = "application/x-amz-json-1.1"
 
-	defaultMaxRequestBytes = 8 << 20
-	defaultFilterBudget    = 1500 * time.Millisecond
-	defaultTailLateWindow  = 10 * time.Second
-	defaultTailHeartbeat   = 15 * time.Second
-	defaultTailStartBack   = 10 * time.Second
+	defaultMaxRequestBytes  = 8 << 20
+	defaultMaxInflightBytes = 64 << 20
+	// inflightWait is how long a request waits for room in the in-flight
+	// budget before it is throttled.
+	inflightWait          = 5 * time.Second
+	defaultFilterBudget   = 1500 * time.Millisecond
+	defaultTailLateWindow = 10 * time.Second
+	defaultTailHeartbeat  = 15 * time.Second
+	defaultTailStartBack  = 10 * time.Second
 )
 
 // Options configure a Handler. Zero fields take the defaults given.
@@ -55,6 +60,11 @@ type Options struct {
 	// MaxRequestBytes caps a request body, both as sent and after
 	// decompression. Default: 8 MiB.
 	MaxRequestBytes int64
+	// MaxInflightBytes bounds the request bodies being handled at once (as
+	// sent, by Content-Length, or MaxRequestBytes when unknown): memory for
+	// requests is bounded however many clients send. A request waits up to
+	// 5 s for room, then gets ThrottlingException. Default: 64 MiB.
+	MaxInflightBytes int64
 	// Region and AccountID appear in ARNs. Default: us-east-1, 000000000000.
 	Region, AccountID string
 	// Now is the clock for PutLogEvents' time checks and the tail's default
@@ -80,13 +90,17 @@ type Handler struct {
 	log       *slog.Logger
 	m         *metrics
 	maxBody   int64
-	region    string
-	accountID string
-	now       func() time.Time
-	budget    time.Duration
-	lateWin   time.Duration
-	heartbeat time.Duration
-	ops       map[string]operation
+	inflight  *semaphore.Weighted
+	maxFlight int64
+	// flightWait is how long a request waits for in-flight room.
+	flightWait time.Duration
+	region     string
+	accountID  string
+	now        func() time.Time
+	budget     time.Duration
+	lateWin    time.Duration
+	heartbeat  time.Duration
+	ops        map[string]operation
 }
 
 // operation is one X-Amz-Target: who may call it and how it runs.
@@ -117,6 +131,13 @@ func NewHandler(store *logstore.Store, verifier *auth.Verifier, opts Options) *H
 	if h.maxBody <= 0 {
 		h.maxBody = defaultMaxRequestBytes
 	}
+	h.maxFlight = opts.MaxInflightBytes
+	if h.maxFlight <= 0 {
+		h.maxFlight = defaultMaxInflightBytes
+	}
+	h.maxFlight = max(h.maxFlight, h.maxBody)
+	h.inflight = semaphore.NewWeighted(h.maxFlight)
+	h.flightWait = inflightWait
 	if h.region == "" {
 		h.region = "us-east-1"
 	}
@@ -213,6 +234,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o operation, kno
 	if r.Method != http.MethodPost {
 		return nil, newError(http.StatusMethodNotAllowed, errUnknownOperation, "Method %s is not supported; use POST.", r.Method)
 	}
+	if r.ContentLength > h.maxBody {
+		return nil, tooLarge(h.maxBody)
+	}
+	release, err := h.admit(r)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	raw, err := h.readBody(w, r)
 	if err != nil {
 		return nil, err
@@ -232,6 +261,22 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o operation, kno
 		return nil, err
 	}
 	return o.run(r.Context(), h, body)
+}
+
+// admit reserves room for the request's body in the in-flight budget and
+// returns the function that gives it back.
+func (h *Handler) admit(r *http.Request) (func(), error) {
+	n := r.ContentLength
+	if n <= 0 {
+		n = h.maxBody
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.flightWait)
+	defer cancel()
+	if err := h.inflight.Acquire(ctx, n); err != nil {
+		h.m.throttled.Inc()
+		return nil, newError(http.StatusBadRequest, errThrottling, "Rate exceeded: too many request bytes in flight; retry with backoff.")
+	}
+	return func() { h.inflight.Release(n) }, nil
 }
 
 // writeError writes err in AWS's shape and returns its type for metrics.
@@ -332,6 +377,14 @@ func decodeJSON(body []byte, v any) error {
 	}
 	if !utf8.Valid(body) {
 		return serializationError("The request body is not valid UTF-8.")
+	}
+	if in, ok := v.(*putLogEventsInput); ok {
+		// The ingest hot path; anything unusual falls through to
+		// encoding/json, which also words the errors.
+		if decodePutFast(body, in) {
+			return nil
+		}
+		*in = putLogEventsInput{}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {

@@ -31,6 +31,7 @@ type metrics struct {
 	ingestedBytes  prometheus.Counter
 	rejectedEvents *prometheus.CounterVec
 	tailSessions   prometheus.Gauge
+	throttled      prometheus.Counter
 }
 
 // newMetrics creates the metrics and registers them on reg (if not nil).
@@ -63,6 +64,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		tailSessions: register(reg, &errs, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kinsight_logs_tail_sessions",
 			Help: "Open follow (tail -f) sessions.",
+		})),
+		throttled: register(reg, &errs, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kinsight_logs_api_throttled_total",
+			Help: "Requests refused with ThrottlingException because the in-flight byte budget stayed full.",
 		})),
 	}
 	return m, errors.Join(errs...)

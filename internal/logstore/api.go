@@ -112,8 +112,8 @@ type Filter interface {
 // ListGroupsQuery pages through groups in name order.
 type ListGroupsQuery struct {
 	Prefix string
-	// Contains keeps groups whose name contains it, case-insensitively
-	// (logGroupNamePattern).
+	// Contains keeps groups whose name contains it, case-sensitively, as
+	// AWS's logGroupNamePattern does.
 	Contains string
 	// After is the last name of the previous page.
 	After string
@@ -160,8 +160,9 @@ type FilterQuery struct {
 	After    *Pos
 	Limit    int
 	MaxBytes int
-	// Deadline stops a scan that finds few matches; the result then has
-	// More set so the client continues with a token, as CloudWatch does.
+	// Deadline stops a scan that takes too long, even one that found
+	// nothing yet: the result then has More set and Next at how far the scan
+	// got, so the client continues with a token, as CloudWatch does.
 	Deadline time.Time
 }
 

@@ -313,12 +313,11 @@ func (c *catalog) listGroups(q ListGroupsQuery) ([]Group, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	names := make([]string, 0, len(c.byName))
-	contains := strings.ToLower(q.Contains)
 	for n := range c.byName {
 		if !strings.HasPrefix(n, q.Prefix) || n <= q.After && q.After != "" {
 			continue
 		}
-		if contains != "" && !strings.Contains(strings.ToLower(n), contains) {
+		if !strings.Contains(n, q.Contains) {
 			continue
 		}
 		names = append(names, n)

@@ -3,6 +3,7 @@ package logstore
 import (
 	"container/heap"
 	"context"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -146,6 +147,12 @@ type merger struct {
 	ri   int
 	h    cursorHeap
 	err  error
+	// yieldEvery, when > 0, makes next return (with yielded set) after it
+	// examined that many records, or opened yieldEvery/64 runs (blocks
+	// skipped by their bloom filter cost no records), without producing one,
+	// so a caller can check its deadline during a scan that finds nothing.
+	yieldEvery int64
+	yielded    bool
 }
 
 func newMerger(s *Store, sc *scan, runs []run) *merger {
@@ -168,9 +175,16 @@ func (m *merger) runStartsBefore(r *run, e *headEvent) bool {
 
 // next returns the next event and its stream, or ok=false at the end.
 func (m *merger) next() (ev headEvent, streamID uint64, ok bool) {
+	m.yielded = false
+	scanned, opened := m.sc.scannedRecords, int64(0)
 	// Open every run that may start at or before the current head of the
 	// heap; unopened runs start strictly later, so the top is the minimum.
 	for m.ri < len(m.runs) && (m.h.Len() == 0 || m.runStartsBefore(&m.runs[m.ri], m.h.cs[0].cur())) {
+		if m.yieldEvery > 0 && (m.sc.scannedRecords-scanned >= m.yieldEvery || opened >= m.yieldEvery/64) {
+			m.yielded = true
+			return ev, 0, false
+		}
+		opened++
 		r := &m.runs[m.ri]
 		m.ri++
 		if c := m.open(r); c != nil {
@@ -194,6 +208,29 @@ func (m *merger) next() (ev headEvent, streamID uint64, ok bool) {
 		return ev, 0, false
 	}
 	return ev, streamID, true
+}
+
+// frontier is a forward scan's progress: every event before it has been
+// examined. It lies at the earliest of the heap's top and the next unopened
+// run, which starts no earlier than any run after it.
+func (m *merger) frontier() Pos {
+	f := Pos{Timestamp: math.MaxInt64, Seq: math.MaxUint64}
+	if m.h.Len() > 0 {
+		c := m.h.cs[0].cur()
+		f = Pos{c.ts, c.seq}
+	}
+	if m.ri < len(m.runs) && m.runs[m.ri].minTs <= f.Timestamp {
+		f = Pos{Timestamp: m.runs[m.ri].minTs}
+	}
+	return f
+}
+
+// before is the position just before p, for exclusive "after" cursors.
+func before(p Pos) Pos {
+	if p.Seq > 0 {
+		return Pos{p.Timestamp, p.Seq - 1}
+	}
+	return Pos{p.Timestamp - 1, math.MaxUint64}
 }
 
 // open positions a cursor on a run's first qualifying event, or returns nil.
@@ -358,13 +395,15 @@ func (s *Store) runsFor(sn *snapshot, ids map[uint64]bool, sc *scan) []run {
 			runs = append(runs, r)
 		}
 	}
+	lo := max(sc.start, sc.minFromTs())
+	hi := min(sc.maxFromTs(), math.MaxInt64)
 	for _, p := range sn.parts {
-		if p.meta.MaxTs < sc.start || sc.end > 0 && p.meta.MinTs >= sc.end {
+		if p.meta.MaxTs < lo || p.meta.MinTs > hi || sc.end > 0 && p.meta.MinTs >= sc.end {
 			continue
 		}
 		add := func(i int) {
 			b := &p.blocks[i]
-			if !ids[b.streamID] || b.maxTs < sc.start || sc.end > 0 && b.minTs >= sc.end {
+			if !ids[b.streamID] || b.maxTs < lo || b.minTs > hi || sc.end > 0 && b.minTs >= sc.end {
 				return
 			}
 			runs = append(runs, run{streamID: b.streamID, minTs: b.minTs, maxTs: b.maxTs, p: p, block: i})
@@ -463,29 +502,41 @@ func (s *Store) FilterEvents(ctx context.Context, group string, q FilterQuery) (
 	sn := s.snapshot(q.Start, q.End)
 	defer sn.release()
 	m := newMerger(s, sc, s.runsFor(sn, ids, sc))
+	m.yieldEvery = 16384
 	bytes := 0
 	var last Pos
 	var seen bool
-	checkEvery := int64(4096)
-	nextCheck := checkEvery
-	for {
+	expired := func() bool { return !q.Deadline.IsZero() && time.Now().After(q.Deadline) }
+	for n := 0; ; n++ {
 		if q.Limit > 0 && len(res.Records) >= q.Limit {
 			res.More = true
 			break
 		}
-		if sc.scannedRecords >= nextCheck {
-			nextCheck = sc.scannedRecords + checkEvery
+		if n%1024 == 1023 {
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
-			if !q.Deadline.IsZero() && time.Now().After(q.Deadline) && seen {
-				res.More = true
+			if f := before(m.frontier()); expired() && (q.After == nil || q.After.Less(f)) {
+				res.More, last, seen = true, f, true
 				break
 			}
 		}
 		ev, id, ok := m.next()
 		if !ok {
-			break
+			if !m.yielded {
+				break
+			}
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			// Out of time with nothing (more) found: say how far the scan
+			// got so the next page goes on from there — but only once it got
+			// past where this page began, so every page makes progress.
+			if f := before(m.frontier()); expired() && (q.After == nil || q.After.Less(f)) {
+				res.More, last, seen = true, f, true
+				break
+			}
+			continue
 		}
 		if q.MaxBytes > 0 && bytes+len(ev.msg)+26 > q.MaxBytes {
 			res.More = true

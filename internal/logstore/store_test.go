@@ -382,3 +382,65 @@ func TestConcurrentAppendsAreAllDurable(t *testing.T) {
 		}
 	}
 }
+
+// A scan that runs out of time returns no events but a position to go on
+// from; following those positions visits everything exactly once.
+func TestFilterDeadlineMakesProgress(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	s := mustOpen(t, t.TempDir(), testOptions(c))
+	defer s.Close()
+	s.CreateGroup("g", Group{})
+	now := c.now().UnixMilli()
+	for st := 0; st < 3; st++ {
+		name := fmt.Sprint("s", st)
+		s.CreateStream("g", name)
+		var evs []InputEvent
+		for i := 0; i < 40000; i++ {
+			msg := fmt.Sprintf("%s line %d", name, i)
+			if i == 39999-st*1000 {
+				msg += " needle"
+			}
+			evs = append(evs, InputEvent{Timestamp: now - 40000 + int64(i), Message: msg})
+		}
+		if _, err := s.Append(context.Background(), "g", name, evs); err != nil {
+			t.Fatal(err)
+		}
+		if st == 1 {
+			s.Flush() // some in parts, some in the head
+		}
+	}
+	var found []string
+	var after *Pos
+	pages, empty := 0, 0
+	for {
+		res, err := s.FilterEvents(context.Background(), "g", FilterQuery{
+			Filter: tokenFilter("needle"), After: after, Deadline: time.Now().Add(-time.Second),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if len(res.Records) == 0 {
+			empty++
+		}
+		for _, r := range res.Records {
+			found = append(found, r.Message)
+		}
+		if !res.More {
+			break
+		}
+		if after != nil && !after.Less(res.Next) {
+			t.Fatalf("page %d made no progress: %v -> %v", pages, *after, res.Next)
+		}
+		after = &res.Next
+		if pages > 100 {
+			t.Fatal("too many pages")
+		}
+	}
+	if len(found) != 3 {
+		t.Fatalf("found %d needles in %d pages: %v", len(found), pages, found)
+	}
+	if empty == 0 || pages < 3 {
+		t.Fatalf("deadline never cut a page short (%d pages, %d empty)", pages, empty)
+	}
+}

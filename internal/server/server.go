@@ -91,7 +91,8 @@ func New(cfg config.Server, opts Options) (*Server, error) {
 	log.Info("log store open", "dir", filepath.Join(cfg.DataDir, "logs"), "took", time.Since(start).Round(time.Millisecond))
 	s.logsAPI = cwlogs.NewHandler(logs, s.verifier, cwlogs.Options{
 		Logger: log.With("component", "logs-api"), Registerer: reg,
-		MaxRequestBytes: int64(cfg.MaxRequestBytes), Region: cfg.Region, AccountID: cfg.AccountID,
+		MaxRequestBytes: int64(cfg.MaxRequestBytes), MaxInflightBytes: int64(cfg.MaxInflightBytes),
+		Region: cfg.Region, AccountID: cfg.AccountID,
 	})
 	return s, nil
 }
