@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -89,5 +90,38 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	}
 	if got := strings.Count(out, `"message": "event `); got < n {
 		t.Fatalf("after restart %d events, %d were acknowledged", got, n)
+	}
+}
+
+// TestOperationalEndpoints: /healthz, /readyz, / and the self-metrics.
+func TestOperationalEndpoints(t *testing.T) {
+	p := startServer(t, "")
+	if _, errOut, err := p.aws(context.Background(), "x", "x", "logs", "create-log-group", "--log-group-name", "m"); err != nil {
+		t.Fatalf("%v: %s", err, errOut)
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get(p.url() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, c := range []struct{ path, want string }{
+		{"/healthz", "ok"},
+		{"/readyz", "ready"},
+		{"/", "aws logs describe-log-groups --endpoint-url"},
+		{"/metrics", `kinsight_logs_api_requests_total{code="OK",operation="CreateLogGroup"} 1`},
+		{"/metrics", "kinsight_logstore_wal_bytes_total"},
+		{"/metrics", "go_goroutines"},
+	} {
+		code, body := get(c.path)
+		if code != 200 || !strings.Contains(body, c.want) {
+			t.Errorf("GET %s: %d, want 200 with %q; got %.300s", c.path, code, c.want, body)
+		}
+	}
+	if code, _ := get("/debug/pprof/"); code != 404 {
+		t.Errorf("pprof served without server.pprof: %d", code)
 	}
 }
