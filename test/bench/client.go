@@ -120,24 +120,34 @@ func (c *logsClient) do(req *http.Request) ([]byte, error) {
 // call marshals in, sends op (signing now) and unmarshals the answer into
 // out (when not nil).
 func (c *logsClient) call(ctx context.Context, op string, in, out any) error {
+	_, err := c.timedCall(ctx, op, in, out)
+	return err
+}
+
+// timedCall is call that also returns the latency: from sending the
+// request until the last byte of the answer was read, so neither the
+// client's JSON encoding nor its decoding is counted.
+func (c *logsClient) timedCall(ctx context.Context, op string, in, out any) (time.Duration, error) {
 	body, err := json.Marshal(in)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req, err := c.newRequest(ctx, op, body, "", time.Now())
 	if err != nil {
-		return err
+		return 0, err
 	}
+	t0 := time.Now()
 	data, err := c.do(req)
+	lat := time.Since(t0)
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return 0, fmt.Errorf("%s: %w", op, err)
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("%s: decode answer: %w", op, err)
+			return 0, fmt.Errorf("%s: decode answer: %w", op, err)
 		}
 	}
-	return nil
+	return lat, nil
 }
 
 // createGroupAndStreams creates the corpus's log group and streams, as an

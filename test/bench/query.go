@@ -102,15 +102,17 @@ func runQueries(ctx context.Context, srv *serverProc, sum corpusSummary, runs in
 			"endTime":       sum.EndMs,
 			"filterPattern": sum.RareToken,
 		}
-		t0 := time.Now()
+		var elapsed time.Duration
 		found, pages := 0, 0
 		for {
 			var page filterPage
-			if err := c.call(ctx, "FilterLogEvents", in, &page); err != nil {
+			lat, err := c.timedCall(ctx, "FilterLogEvents", in, &page)
+			if err != nil {
 				return nil, err
 			}
+			elapsed += lat
 			if pages == 0 {
-				first = append(first, time.Since(t0))
+				first = append(first, lat)
 				if run == 0 {
 					res.FilterFirstEvents = len(page.Events)
 				}
@@ -127,7 +129,7 @@ func runQueries(ctx context.Context, srv *serverProc, sum corpusSummary, runs in
 			}
 			in["nextToken"] = page.NextToken
 		}
-		all = append(all, time.Since(t0))
+		all = append(all, elapsed)
 		if run == 0 {
 			res.FilterPages, res.FilterFound = pages, found
 		}
@@ -146,12 +148,13 @@ func runQueries(ctx context.Context, srv *serverProc, sum corpusSummary, runs in
 			"startFromHead": false,
 			"limit":         10000,
 		}
-		t0 := time.Now()
 		var page getPage
-		if err := c.call(ctx, "GetLogEvents", in, &page); err != nil {
+		lat, err := c.timedCall(ctx, "GetLogEvents", in, &page)
+		if err != nil {
 			return nil, err
 		}
-		one = append(one, time.Since(t0))
+		one = append(one, lat)
+		elapsed := lat
 		if run == 0 {
 			res.GetOneEvents = len(page.Events)
 		}
@@ -166,9 +169,11 @@ func runQueries(ctx context.Context, srv *serverProc, sum corpusSummary, runs in
 			in["nextToken"] = page.NextBackwardToken
 			in["limit"] = want - total
 			page = getPage{}
-			if err := c.call(ctx, "GetLogEvents", in, &page); err != nil {
+			lat, err := c.timedCall(ctx, "GetLogEvents", in, &page)
+			if err != nil {
 				return nil, err
 			}
+			elapsed += lat
 			pages++
 			if len(page.Events) > 0 && page.Events[len(page.Events)-1].Timestamp > prev[0].Timestamp {
 				res.GetNewestOK = false // pages must go back in time
@@ -176,7 +181,7 @@ func runQueries(ctx context.Context, srv *serverProc, sum corpusSummary, runs in
 			total += len(page.Events)
 			prev = page.Events
 		}
-		many = append(many, time.Since(t0))
+		many = append(many, elapsed)
 		if total != want {
 			res.GetNewestOK = false
 		}
