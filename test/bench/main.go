@@ -357,7 +357,7 @@ func cmdQuery(ctx context.Context, f *flags, command string, stdout io.Writer, l
 	if err != nil {
 		return err
 	}
-	logf("[%s] server restarted on the ingested data; querying…", lbl)
+	logf("[%s] server pid %d on %s restarted on the ingested data; querying…", lbl, srv.pid(), srv.addr)
 	q, err := runQueries(ctx, srv, sum, f.runs, f.sigv4)
 	if serr := srv.stop(); err == nil {
 		err = serr
