@@ -440,6 +440,14 @@ type errorBody struct {
 type empty struct{}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	if a, ok := v.(jsonAppender); ok {
+		b := append(a.appendJSON(make([]byte, 0, 64<<10)), '\n')
+		w.Header().Set("Content-Type", jsonType)
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.WriteHeader(status)
+		_, _ = w.Write(b)
+		return
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

@@ -59,6 +59,10 @@ type scan struct {
 	filter     Filter
 	// cutoff is the retention bound per stream (events before it are gone).
 	cutoff map[uint64]int64
+	// shareBlocks lets records point into decoded blocks instead of copying
+	// their messages out. Copying bounds memory when a merge holds many
+	// runs open at once; a single stream's read holds a few.
+	shareBlocks bool
 
 	scannedRecords, scannedBytes int64
 }
@@ -347,7 +351,11 @@ func (m *merger) fill(c *cursor) bool {
 		if !sc.inRange(c.streamID, ts, seq) || !sc.match(b.msgs[c.next]) {
 			continue
 		}
-		c.buf = append(c.buf, headEvent{ts: ts, seq: seq, ingest: b.ingest[c.next], msg: strings.Clone(b.msgs[c.next])})
+		msg := b.msgs[c.next]
+		if !sc.shareBlocks {
+			msg = strings.Clone(msg)
+		}
+		c.buf = append(c.buf, headEvent{ts: ts, seq: seq, ingest: b.ingest[c.next], msg: msg})
 	}
 	if c.next < 0 || c.next >= b.len() {
 		c.done = true
@@ -433,7 +441,7 @@ func (s *Store) Read(ctx context.Context, group, stream string, q ReadQuery) ([]
 	s.cat.mu.RLock()
 	cut := s.retentionCutoff(st.group.rec.RetentionDays)
 	s.cat.mu.RUnlock()
-	sc := &scan{start: q.Start, end: q.End, from: q.From, backward: q.Backward, cutoff: map[uint64]int64{st.rec.ID: cut}}
+	sc := &scan{start: q.Start, end: q.End, from: q.From, backward: q.Backward, cutoff: map[uint64]int64{st.rec.ID: cut}, shareBlocks: true}
 	sn := s.snapshot(q.Start, q.End)
 	defer sn.release()
 	m := newMerger(s, sc, s.runsFor(sn, map[uint64]bool{st.rec.ID: true}, sc))
