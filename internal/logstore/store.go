@@ -346,9 +346,21 @@ func (s *Store) insert(h *head, st *streamState, r *walRecord, idx []int) {
 	s.cat.mu.Unlock()
 }
 
-// Close flushes the head to parts and closes everything. Appends after Close
-// fail with ErrClosed.
+// Close is Shutdown with closeFlushTimeout to flush the head.
 func (s *Store) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeFlushTimeout)
+	defer cancel()
+	return s.Shutdown(ctx)
+}
+
+// closeFlushTimeout bounds the flush of Close.
+const closeFlushTimeout = 10 * time.Second
+
+// Shutdown flushes the head to parts until ctx ends, then stops the
+// background work and closes everything. A head that could not be flushed in
+// time (a full disk, a short deadline) is not lost: it is in the WAL and the
+// next Open replays it. Appends after Shutdown fail with ErrClosed.
+func (s *Store) Shutdown(ctx context.Context) error {
 	s.stateMu.Lock()
 	if s.closed {
 		s.stateMu.Unlock()
@@ -356,10 +368,12 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.stateMu.Unlock()
-	err := s.Flush()
+	if err := s.flush(ctx); err != nil {
+		s.log.Warn("head not flushed before shutdown; it stays in the WAL and is replayed at the next start", "err", err)
+	}
 	close(s.quit)
 	s.wg.Wait()
-	return errors.Join(err, s.closeResources())
+	return s.closeResources()
 }
 
 func (s *Store) closeResources() error {
@@ -384,14 +398,23 @@ func (s *Store) closeResources() error {
 }
 
 // Flush writes the head to parts now and waits until it is done.
-func (s *Store) Flush() error {
+func (s *Store) Flush() error { return s.flush(context.Background()) }
+
+func (s *Store) flush(ctx context.Context) error {
 	reply := make(chan *head, 1)
 	select {
 	case s.flushNow <- reply:
 	case <-s.quit:
 		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	h := <-reply
+	var h *head
+	select {
+	case h = <-reply:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	if h == nil {
 		return nil
 	}
@@ -400,6 +423,8 @@ func (s *Store) Flush() error {
 		return nil
 	case <-s.quit:
 		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

@@ -444,3 +444,39 @@ func TestFilterDeadlineMakesProgress(t *testing.T) {
 		t.Fatalf("deadline never cut a page short (%d pages, %d empty)", pages, empty)
 	}
 }
+
+// Shutdown returns by its deadline even when the head cannot be flushed
+// (here: the parts directory is gone and a file stands in its place); the
+// events stay in the WAL and come back at the next Open.
+func TestShutdownWithFailingFlushKeepsWAL(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	dir := t.TempDir()
+	s := mustOpen(t, dir, testOptions(c))
+	s.CreateGroup("g", Group{})
+	s.CreateStream("g", "s")
+	if _, err := s.Append(context.Background(), "g", "s", []InputEvent{{c.now().UnixMilli(), "kept"}}); err != nil {
+		t.Fatal(err)
+	}
+	parts := filepath.Join(dir, "parts")
+	if err := os.RemoveAll(parts); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(parts, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("shutdown took %v with a 300ms deadline", took)
+	}
+	os.Remove(parts)
+	s = mustOpen(t, dir, testOptions(c))
+	defer s.Close()
+	if got := readAll(t, s, "g", "s", false, 10); len(got) != 1 || got[0].Message != "kept" {
+		t.Fatalf("after reopen: %v", got)
+	}
+}

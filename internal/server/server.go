@@ -124,7 +124,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.ready.Store(false)
 	s.log.Info("shutting down")
+	// The whole shutdown fits in ShutdownTimeout: in-flight requests get up
+	// to 80% of it, flushing the stores what is left.
 	timeout := time.Duration(s.cfg.ShutdownTimeout)
+	deadline := time.Now().Add(timeout - 200*time.Millisecond)
 	sctx, cancel := context.WithTimeout(context.Background(), timeout*8/10)
 	defer cancel()
 	// Streaming followers (tail -f) end with the base context; Shutdown
@@ -134,7 +137,9 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Warn("in-flight requests did not finish in time", "err", err)
 		srv.Close()
 	}
-	if cerr := s.logs.Close(); cerr != nil && !errors.Is(cerr, logstore.ErrClosed) {
+	fctx, fcancel := context.WithDeadline(context.Background(), deadline)
+	defer fcancel()
+	if cerr := s.logs.Shutdown(fctx); cerr != nil && !errors.Is(cerr, logstore.ErrClosed) {
 		err = errors.Join(err, fmt.Errorf("close log store: %w", cerr))
 	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
