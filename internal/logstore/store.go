@@ -128,11 +128,21 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.closeResources()
 		return nil, err
 	}
+	replayed := s.active.events > 0
 	s.wg.Add(4)
 	go s.runCommitter()
 	go s.runFlusher()
 	go s.runMerger()
 	go s.runRetention()
+	if replayed {
+		// Move what the WAL gave back into parts now, so a server that
+		// restarts often does not let its WAL (and start-up replay) grow.
+		go func() {
+			if err := s.Flush(); err != nil && !errors.Is(err, ErrClosed) {
+				s.log.Warn("flushing the replayed WAL", "err", err)
+			}
+		}()
+	}
 	return s, nil
 }
 
