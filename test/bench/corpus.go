@@ -49,6 +49,13 @@ type CorpusOptions struct {
 	ZipfS float64
 }
 
+// defaultLoghubDir finds shared/corpus/loghub beside the repository (the
+// layout of a checkout and of CI), from this source file's location.
+func defaultLoghubDir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "corpus", "loghub")
+}
+
 // DefaultCorpusOptions is the shape: 200 streams, 2M events, 24h.
 func DefaultCorpusOptions() CorpusOptions {
 	return CorpusOptions{
@@ -58,7 +65,7 @@ func DefaultCorpusOptions() CorpusOptions {
 		End:        time.Now().Truncate(time.Second),
 		Span:       24 * time.Hour,
 		Cluster:    "bench",
-		LoghubDir:  "/work/shared/corpus/loghub",
+		LoghubDir:  defaultLoghubDir(),
 		RareEvents: 5,
 		ZipfS:      1.0,
 	}
