@@ -4,7 +4,7 @@
 GO        ?= go
 BIN       := bin/kinsight
 TOOLS_BIN := $(CURDIR)/tools/bin
-STATICCHECK_VERSION := 2026.2.2
+STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLS_BIN)/staticcheck-$(STATICCHECK_VERSION)
 # apt-get needs root; use sudo when we are not.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
