@@ -186,7 +186,7 @@ func (d *fpDelim) match(msg string) bool {
 	fields := fpSplitFields(msg, fbuf[:0])
 	n := len(d.slots)
 	var abuf [32]int
-	asg := abuf[:0]
+	var asg []int
 	if n <= len(abuf) {
 		asg = abuf[:n]
 	} else {

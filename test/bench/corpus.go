@@ -135,7 +135,6 @@ var deployments = []podSpec{
 type stream struct {
 	info   StreamInfo
 	spec   podSpec
-	prefix []byte // `","stream":"` … the constant tail starts after the time
 	k8s    []byte // `,"kubernetes":{…}}`
 	lines  []string
 	events int
