@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -101,6 +102,7 @@ type Handler struct {
 	lateWin    time.Duration
 	heartbeat  time.Duration
 	ops        map[string]operation
+	bufs       sync.Pool // *[]byte for writeOK
 }
 
 // operation is one X-Amz-Target: who may call it and how it runs.
@@ -223,7 +225,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		code = h.writeError(w, name, err)
 	} else {
-		writeJSON(w, http.StatusOK, resp)
+		h.writeOK(w, resp)
 	}
 	h.m.requests.WithLabelValues(name, code).Inc()
 	h.m.duration.WithLabelValues(name).Observe(time.Since(start).Seconds())
@@ -439,15 +441,31 @@ type errorBody struct {
 // empty is the body of operations without output.
 type empty struct{}
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	if a, ok := v.(jsonAppender); ok {
-		b := append(a.appendJSON(make([]byte, 0, 64<<10)), '\n')
-		w.Header().Set("Content-Type", jsonType)
-		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-		w.WriteHeader(status)
-		_, _ = w.Write(b)
+// writeOK writes a successful answer. Event answers encode themselves
+// into recycled buffers: up to ~2 MB each once escaped, they would otherwise
+// churn the garbage collector on every page.
+func (h *Handler) writeOK(w http.ResponseWriter, v any) {
+	a, ok := v.(jsonAppender)
+	if !ok {
+		writeJSON(w, http.StatusOK, v)
 		return
 	}
+	bp, _ := h.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	b := append(a.appendJSON((*bp)[:0]), '\n')
+	w.Header().Set("Content-Type", jsonType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	if cap(b) <= 4<<20 {
+		*bp = b
+		h.bufs.Put(bp)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
