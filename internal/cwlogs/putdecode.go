@@ -27,7 +27,7 @@ func decodePutFast(body []byte, in *putLogEventsInput) bool {
 		return d.end()
 	}
 	for {
-		key, ok := d.rawKey()
+		key, ok := d.str()
 		if !ok || !d.byte(':') {
 			return false
 		}
@@ -142,27 +142,6 @@ func equalFoldASCII(a, b string) bool {
 		}
 	}
 	return true
-}
-
-// rawKey reads an object key without escapes (keys with escapes fall back).
-func (d *fastDec) rawKey() (string, bool) {
-	if !d.byte('"') {
-		return "", false
-	}
-	start := d.i
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		if c == '"' {
-			k := d.b[start:d.i]
-			d.i++
-			return unsafe.String(unsafe.SliceData(k), len(k)), true
-		}
-		if c == '\\' || c < 0x20 {
-			return "", false
-		}
-		d.i++
-	}
-	return "", false
 }
 
 // str reads a JSON string, unescaping into d.buf; the result points into
@@ -352,7 +331,7 @@ func (d *fastDec) events(in *putLogEventsInput) bool {
 			d.i++
 		} else {
 			for {
-				key, ok := d.rawKey()
+				key, ok := d.str()
 				if !ok || !d.byte(':') {
 					return false
 				}
