@@ -1,0 +1,140 @@
+package cloudwatch
+
+import (
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// CloudWatch Logs limits for one PutLogEvents call (AWS API reference).
+const (
+	// MaxBatchBytes is the batch size limit, counted as the sum of the
+	// UTF-8 message bytes plus EventOverhead per event.
+	MaxBatchBytes = 1_048_576
+	// EventOverhead is what AWS adds per event when sizing a batch.
+	EventOverhead = 26
+	// MaxMessageBytes is the longest message one event can carry: the
+	// 1 MB event limit less EventOverhead.
+	MaxMessageBytes = MaxBatchBytes - EventOverhead
+	// MaxBatchEvents is the event count limit.
+	MaxBatchEvents = 10_000
+	// MaxBatchSpanMs is the longest time between a batch's first and last
+	// event.
+	MaxBatchSpanMs = 24 * 60 * 60 * 1000
+	// TruncationMarker ends a message cut to MaxMessageBytes.
+	TruncationMarker = "…[truncated by kinsight agent]"
+)
+
+// Event is one log event.
+type Event struct {
+	// Timestamp is milliseconds since the Unix epoch.
+	Timestamp int64
+	// Message is the event's text (UTF-8; invalid bytes become U+FFFD).
+	Message string
+}
+
+// ErrUnordered is returned (wrapped) by Send for events not in
+// chronological order.
+var ErrUnordered = errors.New("events are not in chronological order")
+
+// prepared is the outcome of preparing a Send's events.
+type prepared struct {
+	events    []Event // sendable events, in input order
+	origIndex []int   // events[i] came from input index origIndex[i]
+	invalid   int     // dropped: empty message or negative timestamp
+	truncated int     // messages cut to MaxMessageBytes
+}
+
+// prepare checks ordering and makes every event sendable on its own. It
+// copies the slice only when it has to change something.
+func prepare(in []Event) (prepared, error) {
+	p := prepared{events: in}
+	changed := false
+	for i := range in {
+		if i > 0 && in[i].Timestamp < in[i-1].Timestamp {
+			return prepared{}, fmt.Errorf("event %d (timestamp %d) is before event %d (timestamp %d): %w",
+				i, in[i].Timestamp, i-1, in[i-1].Timestamp, ErrUnordered)
+		}
+		if in[i].Message == "" || in[i].Timestamp < 0 || len(in[i].Message) > MaxMessageBytes || !utf8.ValidString(in[i].Message) {
+			changed = true
+		}
+	}
+	if !changed {
+		return p, nil
+	}
+	p.events = make([]Event, 0, len(in))
+	p.origIndex = make([]int, 0, len(in))
+	for i, e := range in {
+		if e.Message == "" || e.Timestamp < 0 {
+			p.invalid++
+			continue
+		}
+		if !utf8.ValidString(e.Message) {
+			e.Message = toValidUTF8(e.Message)
+		}
+		if len(e.Message) > MaxMessageBytes {
+			e.Message = truncate(e.Message)
+			p.truncated++
+		}
+		p.events = append(p.events, e)
+		p.origIndex = append(p.origIndex, i)
+	}
+	return p, nil
+}
+
+// orig maps an index into p.events (or len(p.events)) to the input index
+// just past it, so acknowledged prefixes are reported in the caller's terms.
+func (p *prepared) orig(n, inputLen int) int {
+	if p.origIndex == nil {
+		return n
+	}
+	if n >= len(p.origIndex) {
+		return inputLen
+	}
+	return p.origIndex[n]
+}
+
+// toValidUTF8 replaces each invalid byte sequence with U+FFFD, as the JSON
+// encoder would, so that sizes are computed on the bytes that are sent.
+func toValidUTF8(s string) string {
+	b := make([]byte, 0, len(s)+8)
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		if r == utf8.RuneError && size == 1 {
+			b = utf8.AppendRune(b, utf8.RuneError)
+		} else {
+			b = append(b, s[:size]...)
+		}
+		s = s[size:]
+	}
+	return string(b)
+}
+
+// truncate cuts s to MaxMessageBytes at a rune boundary, marker included.
+func truncate(s string) string {
+	cut := MaxMessageBytes - len(TruncationMarker)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + TruncationMarker
+}
+
+// nextBatch returns the length of the longest prefix of events that is one
+// compliant batch (at least 1 when events is not empty) and its size in
+// AWS's counting.
+func nextBatch(events []Event) (n, size int) {
+	if len(events) == 0 {
+		return 0, 0
+	}
+	first := events[0].Timestamp
+	for n < len(events) && n < MaxBatchEvents {
+		e := events[n]
+		s := len(e.Message) + EventOverhead
+		if size+s > MaxBatchBytes || e.Timestamp-first > MaxBatchSpanMs {
+			break
+		}
+		size += s
+		n++
+	}
+	return n, size
+}

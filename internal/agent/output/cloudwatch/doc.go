@@ -1,0 +1,69 @@
+// Package cloudwatch is the agent's CloudWatch Logs output: it ships
+// batches of log events with PutLogEvents through aws-sdk-go-v2, either to a
+// kinsight server (Config.Endpoint and an access key) or to AWS itself (no
+// endpoint; credentials from the standard chain, which includes IRSA's web
+// identity token, EC2/ECS roles, environment and shared files).
+//
+// # What Send guarantees
+//
+// Send(ctx, group, stream, events) takes events already in chronological
+// order (the caller owns ordering; Send refuses unordered input before
+// sending anything) and splits them into batches that AWS accepts:
+//
+//   - at most 1,048,576 bytes, counted as the UTF-8 message bytes plus 26
+//     per event (AWS's documented rule);
+//   - at most 10,000 events;
+//   - a span of at most 24 hours between the first and last timestamp.
+//
+// A message longer than 1,048,550 bytes (the 1 MB per-event limit less the
+// 26-byte overhead) cannot be sent whole: it is cut at a UTF-8 boundary,
+// ends with TruncationMarker and is counted. Invalid UTF-8 is replaced by
+// U+FFFD before sizing, because the JSON encoder would do so anyway and the
+// batch size must be computed on the bytes that travel. Empty messages and
+// negative timestamps, which the API rejects for the whole batch, are
+// dropped and counted instead.
+//
+// Batches go out one at a time, in order. A batch is retried on throttling,
+// 5xx answers, transport errors and per-attempt timeouts, with full-jitter
+// exponential backoff (RetryBase·2^n capped at RetryMax) up to MaxRetries
+// times; other errors (bad credentials, access denied, invalid parameters)
+// end Send at once. A ResourceNotFoundException makes the output create the
+// stream, and the group if that is missing too (ResourceAlreadyExists from a
+// concurrent creator is success), then send again.
+//
+// Send returns nil only when every batch was acknowledged; then the caller
+// may commit its offsets. Events the server acknowledged but refused by
+// timestamp (rejectedLogEventsInfo: too old, too new, expired) are lost
+// for good and counted in kinsight_agent_output_dropped_events_total{reason}.
+// When Send fails part-way, the error is a *SendError whose Acked field
+// says how many leading events were acknowledged, so the caller can commit
+// that prefix and resend only the rest.
+//
+// # Delivery semantics
+//
+// At least once, with the batch in flight as the duplication boundary: if
+// a response is lost after the server made a batch durable (connection cut,
+// timeout), the retry sends the same batch again and the server stores it
+// twice. AWS has no idempotency token for PutLogEvents, so no client can do
+// better; nothing outside the batch in flight is ever sent twice by Send.
+//
+// # Compression
+//
+// Against a kinsight server the request body is compressed (zstd by
+// default, or gzip) by a Build-step middleware, before the Finalize step
+// hashes the payload and signs it. The kinsight server verifies SigV4 on the
+// raw, compressed bytes and only then decodes Content-Encoding, so the
+// signature must cover the compressed body, which this order ensures. AWS's
+// CloudWatch Logs does not accept compressed PutLogEvents bodies, hence
+// "auto" means none there.
+//
+// # Metrics
+//
+// All under kinsight_agent_output_: requests_total{operation,result},
+// events_total, bytes_total (message bytes acknowledged),
+// request_bytes_total (bytes on the wire, after compression), retries_total,
+// batch_duration_seconds (one batch, retries included),
+// dropped_events_total{reason}, truncated_events_total and
+// resources_created_total{kind}. Several outputs sharing one registry
+// should each get prometheus.WrapRegistererWith(labels, reg).
+package cloudwatch
