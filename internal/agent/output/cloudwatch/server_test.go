@@ -26,14 +26,14 @@ const (
 
 // testServer is a real kinsight server on a loopback port and a temp dir.
 type testServer struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	addr   string
 	cancel context.CancelFunc
 	done   chan error
 }
 
-func startServer(t *testing.T) *testServer {
+func startServer(t testing.TB) *testServer {
 	t.Helper()
 	s := &testServer{t: t, dir: t.TempDir(), addr: "127.0.0.1:0"}
 	s.start()
@@ -93,7 +93,7 @@ func (s *testServer) stop() {
 func (s *testServer) endpoint() string { return "http://" + s.addr }
 
 // newOutput builds an Output to s with test-friendly retry settings.
-func newOutput(t *testing.T, s *testServer, mod func(*Config)) (*Output, *prometheus.Registry) {
+func newOutput(t testing.TB, s *testServer, mod func(*Config)) (*Output, *prometheus.Registry) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Endpoint = s.endpoint()
@@ -113,7 +113,7 @@ func newOutput(t *testing.T, s *testServer, mod func(*Config)) (*Output, *promet
 }
 
 // readAll reads a stream back with the SDK's GetLogEvents, as an admin.
-func readAll(t *testing.T, s *testServer, group, stream string) []Event {
+func readAll(t testing.TB, s *testServer, group, stream string) []Event {
 	t.Helper()
 	admin, _ := newOutput(t, s, func(c *Config) { c.AccessKeyID, c.SecretAccessKey = adminKey, adminSecret })
 	ctx := context.Background()
