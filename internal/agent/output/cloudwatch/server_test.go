@@ -120,10 +120,24 @@ func readAll(t testing.TB, s *testServer, group, stream string) []Event {
 	var out []Event
 	var token *string
 	for {
-		resp, err := admin.Client().GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{
-			LogGroupName: aws.String(group), LogStreamName: aws.String(stream),
-			StartFromHead: aws.Bool(true), NextToken: token,
-		})
+		var (
+			resp *cloudwatchlogs.GetLogEventsOutput
+			err  error
+		)
+		// A page is read again after a transport error: reading back is
+		// not what these tests are about, and GetLogEvents is idempotent.
+		// (Seen under load: the SDK reporting "use of closed network
+		// connection" while decoding a large 200 response.)
+		for try := 0; try < 3; try++ {
+			resp, err = admin.Client().GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{
+				LogGroupName: aws.String(group), LogStreamName: aws.String(stream),
+				StartFromHead: aws.Bool(true), NextToken: token, Limit: aws.Int32(500),
+			})
+			if err == nil {
+				break
+			}
+			t.Logf("GetLogEvents (try %d): %v", try+1, err)
+		}
 		if err != nil {
 			t.Fatalf("GetLogEvents: %v", err)
 		}
