@@ -1,0 +1,239 @@
+package tail
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Checkpoints holds, per file identity, the offset the consumer has
+// acknowledged (everything before it was delivered). Only acknowledged
+// positions are ever persisted; the tailer's own read position is not.
+// Safe for concurrent use: the tailer looks offsets up and touches
+// identities, the delivery side calls Ack and Flush.
+type Checkpoints struct {
+	path string
+	now  func() time.Time
+
+	mu      sync.Mutex
+	entries map[fileKey]*cpEntry
+	dirty   bool
+}
+
+type cpEntry struct {
+	Head   string
+	Offset int64
+	Seen   time.Time // last time the identity was on disk (or in a .gz)
+}
+
+// checkpointFile is the on-disk JSON shape; version guards future changes.
+type checkpointFile struct {
+	Version int            `json:"version"`
+	Files   []checkpointKV `json:"files"`
+}
+
+type checkpointKV struct {
+	Dev    uint64 `json:"dev"`
+	Ino    uint64 `json:"ino"`
+	Head   []byte `json:"head"` // base64 in JSON
+	Offset int64  `json:"offset"`
+	Seen   int64  `json:"seen_unix"`
+}
+
+const checkpointVersion = 1
+
+// OpenCheckpoints loads the checkpoint file at path (a missing file is an
+// empty set). path "" keeps checkpoints in memory only. A corrupt file is an
+// error: the caller decides whether to start afresh (and re-read or skip).
+func OpenCheckpoints(path string) (*Checkpoints, error) {
+	c := &Checkpoints{path: path, now: time.Now, entries: map[fileKey]*cpEntry{}}
+	if path == "" {
+		return c, nil
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoints: %w", err)
+	}
+	entries, err := decodeCheckpoints(b)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoints %s: %w", path, err)
+	}
+	c.entries = entries
+	return c, nil
+}
+
+func decodeCheckpoints(b []byte) (map[fileKey]*cpEntry, error) {
+	var f checkpointFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if f.Version != checkpointVersion {
+		return nil, fmt.Errorf("unsupported version %d", f.Version)
+	}
+	m := make(map[fileKey]*cpEntry, len(f.Files))
+	for _, kv := range f.Files {
+		if kv.Offset < 0 {
+			return nil, fmt.Errorf("negative offset %d for %d:%d", kv.Offset, kv.Dev, kv.Ino)
+		}
+		m[fileKey{kv.Dev, kv.Ino}] = &cpEntry{Head: string(kv.Head), Offset: kv.Offset, Seen: time.Unix(kv.Seen, 0)}
+	}
+	return m, nil
+}
+
+func encodeCheckpoints(m map[fileKey]*cpEntry) ([]byte, error) {
+	f := checkpointFile{Version: checkpointVersion, Files: make([]checkpointKV, 0, len(m))}
+	for k, e := range m {
+		f.Files = append(f.Files, checkpointKV{Dev: k.dev, Ino: k.ino, Head: []byte(e.Head), Offset: e.Offset, Seen: e.Seen.Unix()})
+	}
+	sort.Slice(f.Files, func(i, j int) bool {
+		a, b := f.Files[i], f.Files[j]
+		return a.Dev < b.Dev || a.Dev == b.Dev && a.Ino < b.Ino
+	})
+	return json.Marshal(f)
+}
+
+// Ack records that every byte of file before offset was delivered. Acks
+// may come in any order; the highest offset wins. An ack whose head does not
+// match the stored one (the inode now holds other content: copy-truncate or
+// inode reuse) replaces the entry.
+func (c *Checkpoints) Ack(file FileID, offset int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[file.key()]
+	if e == nil || !headsMatch(e.Head, file.Head) {
+		c.entries[file.key()] = &cpEntry{Head: file.Head, Offset: offset, Seen: c.now()}
+		c.dirty = true
+		return
+	}
+	if offset > e.Offset {
+		e.Offset = offset
+		c.dirty = true
+	}
+	if len(file.Head) > len(e.Head) {
+		e.Head = file.Head
+		c.dirty = true
+	}
+}
+
+// Lookup returns the acknowledged offset of the identity, if any.
+func (c *Checkpoints) Lookup(file FileID) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[file.key()]
+	if e == nil || !headsMatch(e.Head, file.Head) {
+		return 0, false
+	}
+	return e.Offset, true
+}
+
+// all returns a copy of every identity and offset (for the tailer's start).
+func (c *Checkpoints) all() map[FileID]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := make(map[FileID]int64, len(c.entries))
+	for k, e := range c.entries {
+		m[FileID{Dev: k.dev, Ino: k.ino, Head: e.Head}] = e.Offset
+	}
+	return m
+}
+
+// touch marks the identity as still present at now.
+// Seen is only moved every `every` so touching does not rewrite the file at
+// every flush.
+func (c *Checkpoints) touch(file FileID, now time.Time, every time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[file.key()]; e != nil && headsMatch(e.Head, file.Head) && now.Sub(e.Seen) >= every {
+		e.Seen = now
+		c.dirty = true
+	}
+}
+
+// sweep forgets identities not seen since before cutoff and returns how
+// many it forgot.
+func (c *Checkpoints) sweep(cutoff time.Time) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for k, e := range c.entries {
+		if e.Seen.Before(cutoff) {
+			delete(c.entries, k)
+			n++
+		}
+	}
+	if n > 0 {
+		c.dirty = true
+	}
+	return n
+}
+
+// Len is the number of identities held.
+func (c *Checkpoints) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+// Flush persists the acknowledged offsets if they changed: write a temp
+// file, fsync it, rename it over the old one, fsync the directory, so a
+// crash leaves either the old or the new file, never a torn one.
+func (c *Checkpoints) Flush() error {
+	c.mu.Lock()
+	if !c.dirty || c.path == "" {
+		c.mu.Unlock()
+		return nil
+	}
+	b, err := encodeCheckpoints(c.entries)
+	c.dirty = false
+	c.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("encode checkpoints: %w", err)
+	}
+	if err := writeAtomic(c.path, b); err != nil {
+		c.mu.Lock()
+		c.dirty = true
+		c.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+func writeAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("checkpoint temp file: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write checkpoints: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("fsync checkpoints: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close checkpoints: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("rename checkpoints: %w", err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open checkpoint dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync checkpoint dir: %w", err)
+	}
+	return nil
+}

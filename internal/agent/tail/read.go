@@ -1,0 +1,281 @@
+package tail
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+)
+
+// readHead returns the first FingerprintBytes of the file (of the
+// decompressed stream for a .gz).
+func (t *Tailer) readHead(path string, gz bool) (string, error) {
+	f, err := t.fs.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if gz {
+		return gzipHead(f, t.cfg.FingerprintBytes)
+	}
+	return fileHead(f, t.cfg.FingerprintBytes)
+}
+
+func fileHead(f File, n int) (string, error) {
+	b := make([]byte, n)
+	m, err := f.ReadAt(b, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read head: %w", err)
+	}
+	return string(b[:m]), nil
+}
+
+func gzipHead(f File, n int) (string, error) {
+	zr, err := gzip.NewReader(io.NewSectionReader(f, 0, 1<<62))
+	if err != nil {
+		return "", fmt.Errorf("gzip header: %w", err)
+	}
+	b := make([]byte, n)
+	m, err := io.ReadFull(zr, b)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return "", fmt.Errorf("gzip head: %w", err)
+	}
+	return string(b[:m]), nil
+}
+
+// readAll gives every file its turn, in inode order so tests are
+// deterministic.
+func (t *Tailer) readAll(ctx context.Context, out chan<- Line) error {
+	keys := make([]fileKey, 0, len(t.files))
+	for k := range t.files {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].dev < keys[j].dev || keys[i].dev == keys[j].dev && keys[i].ino < keys[j].ino
+	})
+	for _, k := range keys {
+		tr := t.files[k]
+		if tr.done {
+			continue
+		}
+		if tr.gz {
+			if err := t.readGzip(ctx, tr, out); err != nil {
+				return err
+			}
+			continue
+		}
+		n, err := t.readFile(ctx, tr, out)
+		if err != nil {
+			return err
+		}
+		switch {
+		case n == 0 && !tr.seen && tr.f != nil:
+			// Deleted or renamed out of sight, drained through the open
+			// descriptor and quiet for a poll: the writer is done with it.
+			if err := t.flushPartial(ctx, tr, out); err != nil {
+				return err
+			}
+			tr.f.Close()
+			tr.f = nil
+			t.addGhost(&ghost{id: tr.id, path: tr.path, off: tr.off, size: tr.off, reason: reasonGone, born: t.now()})
+			delete(t.files, k)
+		case n == 0 && !tr.live && tr.f != nil:
+			// A rotated file still on disk, read to its end: close it so
+			// rotated files do not pin descriptors; it is reopened if it grows.
+			// Its unterminated tail goes out now: a rotated file is final.
+			if err := t.flushPartial(ctx, tr, out); err != nil {
+				return err
+			}
+			tr.f.Close()
+			tr.f = nil
+		}
+	}
+	return nil
+}
+
+// readFile reads what is new in a regular file, up to MaxBytesPerPoll.
+func (t *Tailer) readFile(ctx context.Context, tr *tracked, out chan<- Line) (int64, error) {
+	if tr.f == nil {
+		if !tr.seen || tr.size <= tr.readPos() {
+			return 0, nil
+		}
+		f, err := t.fs.Open(tr.real)
+		if err != nil {
+			t.log.Warn("cannot reopen file", "path", tr.real, "err", err)
+			t.m.errors.WithLabelValues(reasonUnreadable).Inc()
+			return 0, nil
+		}
+		fi, err := f.Stat()
+		if err != nil || fi.Dev != tr.id.Dev || fi.Ino != tr.id.Ino {
+			f.Close() // renamed under us: the next scan sorts it out
+			return 0, nil
+		}
+		tr.f = f
+	}
+	fi, err := tr.f.Stat()
+	if err != nil {
+		return 0, nil
+	}
+	if fi.Size < tr.readPos() {
+		t.truncated(tr, fi.Size)
+	}
+	tr.size = fi.Size
+	if fi.Size <= tr.readPos() {
+		return 0, nil
+	}
+	// Check the head before reading on: content replaced in place (truncated
+	// and rewritten past our offset between two polls) shows as other
+	// first bytes; a head still short of FingerprintBytes grows here.
+	{
+		head, err := fileHead(tr.f, t.cfg.FingerprintBytes)
+		if err == nil {
+			if !headsMatch(head, tr.id.Head) {
+				t.truncated(tr, fi.Size)
+			}
+			if len(head) > len(tr.id.Head) {
+				tr.id.Head = head
+			}
+		}
+	}
+	var read int64
+	for read < t.cfg.MaxBytesPerPoll {
+		n, err := tr.f.ReadAt(t.buf, tr.readPos())
+		if n > 0 {
+			read += int64(n)
+			t.m.bytes.Add(float64(n))
+			if err := t.consume(ctx, tr, t.buf[:n], out); err != nil {
+				return read, err
+			}
+		}
+		if n == 0 || errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.log.Warn("read failed", "path", tr.real, "err", err)
+			t.m.errors.WithLabelValues(reasonUnreadable).Inc()
+			break
+		}
+	}
+	return read, nil
+}
+
+// readGzip reads a compressed rotated file from tr.off (in decompressed
+// bytes) to its end, once: a .gz is never appended to.
+func (t *Tailer) readGzip(ctx context.Context, tr *tracked, out chan<- Line) error {
+	tr.done = true
+	f, err := t.fs.Open(tr.real)
+	if err != nil {
+		t.m.errors.WithLabelValues(reasonGzip).Inc()
+		t.log.Warn("cannot open .gz", "path", tr.real, "err", err)
+		return nil
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(io.NewSectionReader(f, 0, 1<<62))
+	if err != nil {
+		t.m.errors.WithLabelValues(reasonGzip).Inc()
+		t.log.Warn("bad .gz", "path", tr.real, "err", err)
+		return nil
+	}
+	if skipped, err := io.CopyN(io.Discard, zr, tr.off); err != nil {
+		if !errors.Is(err, io.EOF) {
+			t.m.errors.WithLabelValues(reasonGzip).Inc()
+			t.log.Warn("bad .gz", "path", tr.real, "err", err)
+		}
+		if tr.off > skipped {
+			t.log.Warn(".gz shorter than the saved offset", "path", tr.real, "offset", tr.off, "length", skipped)
+		}
+		return nil
+	}
+	for {
+		n, err := zr.Read(t.buf)
+		if n > 0 {
+			t.m.bytes.Add(float64(n))
+			if err := t.consume(ctx, tr, t.buf[:n], out); err != nil {
+				return err
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			// The rest of the stream cannot be read: count the file; its
+			// size is unknown so no byte count is possible.
+			t.m.errors.WithLabelValues(reasonGzip).Inc()
+			t.log.Warn("corrupt .gz: rest of the file lost", "path", tr.real, "offset", tr.readPos(), "err", err)
+			break
+		}
+	}
+	return t.flushPartial(ctx, tr, out)
+}
+
+// consume splits chunk into lines. A line longer than MaxLineBytes is
+// emitted in pieces of MaxLineBytes; the last, unterminated bytes wait in
+// tr.partial for their newline.
+func (t *Tailer) consume(ctx context.Context, tr *tracked, chunk []byte, out chan<- Line) error {
+	data := chunk
+	if len(tr.partial) > 0 {
+		data = append(tr.partial, chunk...)
+		tr.partial = nil
+	}
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		if err := t.emitLong(ctx, tr, data[:i], 1, out); err != nil {
+			return err
+		}
+		data = data[i+1:]
+	}
+	if len(data) >= t.cfg.MaxLineBytes {
+		t.m.split.Inc()
+		for len(data) >= t.cfg.MaxLineBytes {
+			if err := t.emit(ctx, tr, data[:t.cfg.MaxLineBytes], 0, out); err != nil {
+				return err
+			}
+			data = data[t.cfg.MaxLineBytes:]
+		}
+	}
+	if len(data) > 0 {
+		tr.partial = append([]byte(nil), data...)
+	}
+	return nil
+}
+
+// flushPartial emits unterminated bytes of a file that will not grow again.
+func (t *Tailer) flushPartial(ctx context.Context, tr *tracked, out chan<- Line) error {
+	if len(tr.partial) == 0 {
+		return nil
+	}
+	p := tr.partial
+	tr.partial = nil
+	return t.emitLong(ctx, tr, p, 0, out)
+}
+
+func (t *Tailer) emitLong(ctx context.Context, tr *tracked, line []byte, nl int64, out chan<- Line) error {
+	if len(line) > t.cfg.MaxLineBytes {
+		t.m.split.Inc()
+		for len(line) > t.cfg.MaxLineBytes {
+			if err := t.emit(ctx, tr, line[:t.cfg.MaxLineBytes], 0, out); err != nil {
+				return err
+			}
+			line = line[t.cfg.MaxLineBytes:]
+		}
+	}
+	return t.emit(ctx, tr, line, nl, out)
+}
+
+func (t *Tailer) emit(ctx context.Context, tr *tracked, data []byte, nl int64, out chan<- Line) error {
+	l := Line{File: tr.id, Path: tr.path, Offset: tr.off + int64(len(data)) + nl, Data: append([]byte(nil), data...)}
+	select {
+	case out <- l:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	tr.off = l.Offset
+	t.m.lines.Inc()
+	return nil
+}

@@ -1,0 +1,487 @@
+package tail
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Line is one line of a followed file, without its newline.
+type Line struct {
+	// File is the identity to acknowledge the line under.
+	File FileID
+	// Path is the include-matched name the file was found under (for a
+	// rotated file, the name it had before rotation), e.g. the
+	// /var/log/containers symlink whose name tells pod and container.
+	Path string
+	// Offset is the offset just after this line (and its newline): pass it to
+	// Checkpoints.Ack once the line is delivered. For a .gz it counts bytes of
+	// the decompressed stream.
+	Offset int64
+	// Data is the line's bytes, owned by the receiver.
+	Data []byte
+}
+
+// Tailer follows the files matched by Config.Include. It is driven by Run;
+// one Tailer runs once.
+type Tailer struct {
+	cfg Config
+	fs  FS
+	cp  *Checkpoints
+	log *slog.Logger
+	m   *metrics
+	now func() time.Time
+
+	files    map[fileKey]*tracked
+	shadows  map[fileKey]*shadow // rotated files whose content is (or was) read under another inode
+	ghosts   []*ghost            // content no longer on disk under its inode, which a copy or .gz may still hold
+	ghostGen int
+	problems map[string]string // path -> reason, as of the last scan: log and count once per appearance
+	started  bool
+	buf      []byte
+}
+
+// tracked is a file being (or having been) read, keyed by its inode.
+type tracked struct {
+	id      FileID
+	path    string // include-matched name, for Line.Path
+	real    string // where it is on disk now
+	gz      bool
+	f       File
+	off     int64  // offset just after the last emitted byte
+	partial []byte // bytes after off with no newline yet
+	size    int64  // last known size (unused for gz)
+	live    bool   // at an include-matched name in this scan
+	wasLive bool
+	seen    bool // on disk in this scan
+	done    bool // a .gz read to its end
+}
+
+func (tr *tracked) readPos() int64 { return tr.off + int64(len(tr.partial)) }
+
+type shadow struct {
+	head string
+	gen  int // ghostGen when last compared
+	seen bool
+}
+
+type ghost struct {
+	id     FileID
+	path   string
+	off    int64
+	size   int64 // -1 when unknown (from a checkpoint)
+	reason string
+	born   time.Time
+}
+
+// New builds a Tailer. cp holds the acknowledged offsets to resume from
+// (OpenCheckpoints("") for none); metrics are registered on reg.
+func New(cfg Config, fsys FS, cp *Checkpoints, logger *slog.Logger, reg prometheus.Registerer) (*Tailer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("tail config: %w", err)
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	return &Tailer{
+		cfg: cfg, fs: fsys, cp: cp, log: logger, m: m, now: time.Now,
+		files: map[fileKey]*tracked{}, shadows: map[fileKey]*shadow{}, problems: map[string]string{},
+		buf: make([]byte, cfg.ReadBufferBytes),
+	}, nil
+}
+
+// Run polls every Config.PollInterval, sending lines to out (blocking when
+// out is full: backpressure, nothing is dropped). It returns nil when ctx is
+// done, after closing every file.
+func (t *Tailer) Run(ctx context.Context, out chan<- Line) error {
+	defer t.closeAll()
+	tick := time.NewTicker(t.cfg.PollInterval)
+	defer tick.Stop()
+	for {
+		if err := t.poll(ctx, out); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func (t *Tailer) closeAll() {
+	for _, tr := range t.files {
+		if tr.f != nil {
+			tr.f.Close()
+			tr.f = nil
+		}
+	}
+	t.m.openFiles.Set(0)
+}
+
+// poll is one scan and one round of reads.
+func (t *Tailer) poll(ctx context.Context, out chan<- Line) error {
+	first := !t.started
+	if first {
+		t.started = true
+		for id, off := range t.cp.all() {
+			t.addGhost(&ghost{id: id, off: off, size: -1, reason: reasonGone, born: t.now()})
+		}
+	}
+	t.scan(first)
+	if err := t.readAll(ctx, out); err != nil {
+		return err
+	}
+	t.bookkeep()
+	return nil
+}
+
+type candidate struct {
+	path, real string
+	info       FileInfo
+	live, gz   bool
+}
+
+func (t *Tailer) excluded(p string) bool {
+	for _, x := range t.cfg.Exclude {
+		if ok, _ := filepath.Match(x, p); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// collect lists the include-matched files and their rotated siblings
+// (<target>.<anything>, .gz included, kubelet's .tmp excluded).
+func (t *Tailer) collect(problems map[string]string) []candidate {
+	var paths []string
+	for _, pat := range t.cfg.Include {
+		ms, err := t.fs.Glob(pat)
+		if err != nil {
+			t.problem(problems, pat, reasonGlob, err)
+			continue
+		}
+		paths = append(paths, ms...)
+	}
+	sort.Strings(paths)
+	visited := map[string]bool{}
+	var cands []candidate
+	for _, p := range paths {
+		if visited[p] || t.excluded(p) {
+			continue
+		}
+		visited[p] = true
+		real, err := t.fs.EvalSymlinks(p)
+		if err != nil {
+			reason := reasonUnreadable
+			if isNotExist(err) {
+				reason = reasonDanglingSymlink
+			}
+			t.problem(problems, p, reason, err)
+			continue
+		}
+		info, err := t.fs.Stat(real)
+		if err != nil {
+			t.problem(problems, p, reasonUnreadable, err)
+			continue
+		}
+		if !info.Regular || visited["\x00"+real] {
+			continue
+		}
+		visited["\x00"+real] = true
+		cands = append(cands, candidate{path: p, real: real, info: info, live: true})
+		sibs, err := t.fs.Glob(escapeGlob(real) + ".*")
+		if err != nil {
+			t.problem(problems, real, reasonGlob, err)
+			continue
+		}
+		sort.Strings(sibs)
+		for _, s := range sibs {
+			if visited["\x00"+s] || t.excluded(s) || strings.HasSuffix(s, ".tmp") {
+				continue
+			}
+			si, err := t.fs.Stat(s)
+			if err != nil || !si.Regular {
+				continue // racing with the rotator: next scan sees it settled
+			}
+			visited["\x00"+s] = true
+			cands = append(cands, candidate{path: p, real: s, info: si, gz: strings.HasSuffix(s, ".gz")})
+		}
+	}
+	return cands
+}
+
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// scan decides, for every file on disk, whether it is known, resumed from a
+// checkpoint, a copy of content already known, or new. See design.md.
+func (t *Tailer) scan(first bool) {
+	for _, tr := range t.files {
+		tr.wasLive, tr.live, tr.seen = tr.live, false, false
+	}
+	for _, sh := range t.shadows {
+		sh.seen = false
+	}
+	problems := map[string]string{}
+	cands := t.collect(problems)
+	defer func() { t.problems = problems }()
+
+	// Known inodes and checkpoints first, so a truncation is seen before a
+	// sibling copy is compared with it.
+	type unknownCand struct {
+		c    candidate
+		head string
+		ok   bool
+	}
+	var unknown []unknownCand
+	for _, c := range cands {
+		k := fileKey{c.info.Dev, c.info.Ino}
+		if tr := t.files[k]; tr != nil {
+			t.update(tr, c)
+			continue
+		}
+		if !c.live && t.shadows[k] != nil {
+			unknown = append(unknown, unknownCand{c: c})
+			continue
+		}
+		head, err := t.readHead(c.real, c.gz)
+		if err != nil {
+			reason := reasonUnreadable
+			if c.gz {
+				reason = reasonGzip
+			}
+			t.problem(problems, c.real, reason, err)
+			continue
+		}
+		id := FileID{Dev: c.info.Dev, Ino: c.info.Ino, Head: head}
+		if off, ok := t.cp.Lookup(id); ok {
+			t.dropGhost(id)
+			if !c.gz && off > c.info.Size {
+				t.m.truncations.Inc()
+				t.log.Warn("file shorter than its checkpoint: truncated while stopped, reading from 0", "path", c.real, "offset", off, "size", c.info.Size)
+				off = 0
+			}
+			t.track(c, c.path, id, off)
+			continue
+		}
+		if !c.live {
+			unknown = append(unknown, unknownCand{c: c, head: head, ok: true})
+			continue
+		}
+		var start int64
+		if first && t.cfg.StartAt == StartEnd {
+			start = c.info.Size
+		}
+		t.track(c, c.path, id, start)
+	}
+
+	for _, u := range unknown {
+		c := u.c
+		k := fileKey{c.info.Dev, c.info.Ino}
+		sh := t.shadows[k]
+		if sh != nil {
+			sh.seen = true
+			if sh.gen == t.ghostGen {
+				continue
+			}
+			u.head = sh.head
+		}
+		id := FileID{Dev: c.info.Dev, Ino: c.info.Ino, Head: u.head}
+		if g := t.matchGhost(u.head); g != nil {
+			delete(t.shadows, k)
+			t.dropGhost(g.id)
+			if c.gz && g.size != g.off {
+				t.m.gzResumes.Inc()
+				t.log.Info("reading the remainder of a rotated file from its .gz", "path", c.real, "offset", g.off)
+			}
+			t.track(c, g.path, id, g.off)
+			continue
+		}
+		if sh != nil {
+			sh.gen = t.ghostGen
+			continue
+		}
+		if !first && !t.matchTracked(u.head, k) {
+			// Rotated (maybe twice, maybe gzipped) before we ever saw it.
+			t.track(c, c.path, id, 0)
+			continue
+		}
+		t.shadows[k] = &shadow{head: u.head, gen: t.ghostGen, seen: true}
+	}
+}
+
+// update refreshes a known file from this scan's stat.
+func (t *Tailer) update(tr *tracked, c candidate) {
+	tr.seen = true
+	tr.real = c.real
+	if c.live {
+		tr.live = true
+		tr.path = c.path
+	}
+	if tr.gz {
+		return
+	}
+	if c.info.Size < tr.readPos() {
+		t.truncated(tr, c.info.Size)
+	}
+	tr.size = c.info.Size
+	if len(tr.id.Head) < t.cfg.FingerprintBytes && tr.size > int64(len(tr.id.Head)) {
+		// Grow a short head now, before siblings are compared with it: a
+		// copy (copytruncate's <name>.1) holds the longer head.
+		if head, err := t.readHead(c.real, false); err == nil {
+			if !headsMatch(head, tr.id.Head) {
+				t.truncated(tr, c.info.Size)
+			}
+			if len(head) > len(tr.id.Head) {
+				tr.id.Head = head
+			}
+		}
+	}
+}
+
+// truncated handles copy-truncate: the bytes after our offset that were
+// written before the truncation are lost unless a copy (logrotate's
+// <name>.1) turns up with the same first bytes; the ghost keeps them findable.
+func (t *Tailer) truncated(tr *tracked, newSize int64) {
+	t.m.truncations.Inc()
+	t.log.Info("file truncated (copy-truncate): reading from 0", "path", tr.real, "offset", tr.readPos(), "size", newSize)
+	t.addGhost(&ghost{id: tr.id, path: tr.path, off: tr.off, size: max(tr.size, tr.readPos()), reason: reasonTruncated, born: t.now()})
+	tr.off, tr.partial = 0, nil
+	tr.id.Head = ""
+}
+
+func (t *Tailer) track(c candidate, path string, id FileID, off int64) {
+	tr := &tracked{id: id, path: path, real: c.real, gz: c.gz, off: off, size: c.info.Size, live: c.live, seen: true}
+	t.files[id.key()] = tr
+}
+
+func (t *Tailer) addGhost(g *ghost) {
+	t.ghosts = append(t.ghosts, g)
+	t.ghostGen++
+}
+
+func (t *Tailer) dropGhost(id FileID) {
+	gs := t.ghosts[:0]
+	for _, g := range t.ghosts {
+		if !g.id.SameContent(id) {
+			gs = append(gs, g)
+		}
+	}
+	t.ghosts = gs
+}
+
+// sameHeads is stricter than headsMatch: a short head (a few bytes, maybe
+// just a timestamp) only matches an equal one, so an unrelated file is not
+// taken for a copy and skipped. A miss costs duplicates, never loss.
+func sameHeads(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	if a == b {
+		return true
+	}
+	return min(len(a), len(b)) >= 64 && headsMatch(a, b)
+}
+
+// matchGhost finds the ghost whose content head starts. Beside sameHeads, a
+// short common prefix is enough when it covers every byte read from the
+// ghost: resuming at its offset then skips only bytes known to be equal.
+func (t *Tailer) matchGhost(head string) *ghost {
+	for _, g := range t.ghosts {
+		n := min(len(g.id.Head), len(head))
+		if sameHeads(g.id.Head, head) || n > 0 && int64(n) >= g.off && headsMatch(g.id.Head, head) {
+			return g
+		}
+	}
+	return nil
+}
+
+func (t *Tailer) matchTracked(head string, not fileKey) bool {
+	for k, tr := range t.files {
+		if k != not && sameHeads(tr.id.Head, head) {
+			return true
+		}
+	}
+	return false
+}
+
+// bookkeep lets go of files no longer on disk (once drained), expires
+// ghosts and checkpoints, and sets the gauges.
+func (t *Tailer) bookkeep() {
+	now := t.now()
+	var open int
+	var lag int64
+	for k, tr := range t.files {
+		if tr.wasLive && !tr.live {
+			t.m.rotations.Inc()
+			tr.wasLive = false
+		}
+		if !tr.seen && tr.f == nil {
+			t.addGhost(&ghost{id: tr.id, path: tr.path, off: tr.off, size: tr.size, reason: reasonGone, born: now})
+			delete(t.files, k)
+			continue
+		}
+		if tr.f != nil {
+			open++
+		}
+		if !tr.gz && tr.size > tr.readPos() {
+			lag += tr.size - tr.readPos()
+		}
+		t.cp.touch(tr.id, now, t.touchEvery())
+	}
+	for k, sh := range t.shadows {
+		if !sh.seen {
+			delete(t.shadows, k)
+		}
+	}
+	gs := t.ghosts[:0]
+	for _, g := range t.ghosts {
+		if now.Sub(g.born) < t.cfg.ForgetAfter {
+			gs = append(gs, g)
+			continue
+		}
+		if g.size > g.off {
+			t.m.lost.WithLabelValues(g.reason).Add(float64(g.size - g.off))
+			t.log.Warn("bytes never read: file gone", "id", g.id.String(), "path", g.path, "lost_bytes", g.size-g.off, "reason", g.reason)
+		}
+	}
+	t.ghosts = gs
+	if n := t.cp.sweep(now.Add(-t.cfg.ForgetAfter)); n > 0 {
+		t.m.forgotten.Add(float64(n))
+	}
+	t.m.openFiles.Set(float64(open))
+	t.m.lag.Set(float64(lag))
+}
+
+func (t *Tailer) touchEvery() time.Duration { return min(time.Minute, t.cfg.ForgetAfter/4) }
+
+// problem logs and counts a path that cannot be followed, once per
+// appearance (not once per poll).
+func (t *Tailer) problem(now map[string]string, path, reason string, err error) {
+	now[path] = reason
+	if t.problems[path] == reason {
+		return
+	}
+	t.m.errors.WithLabelValues(reason).Inc()
+	t.log.Warn("cannot follow file", "path", path, "reason", reason, "err", err)
+}

@@ -1,0 +1,383 @@
+package tail
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+type harness struct {
+	t    *testing.T
+	fs   *memFS
+	cp   *Checkpoints
+	tl   *Tailer
+	now  time.Time
+	logs *bytes.Buffer
+}
+
+func newHarness(t *testing.T, fsys *memFS, cp *Checkpoints, cfg Config) *harness {
+	t.Helper()
+	if fsys == nil {
+		fsys = newMemFS()
+	}
+	if cp == nil {
+		cp, _ = OpenCheckpoints("")
+	}
+	if cfg.Include == nil {
+		cfg.Include = []string{"/var/log/containers/*.log", "/var/log/syslog"}
+	}
+	h := &harness{t: t, fs: fsys, cp: cp, now: time.Unix(1_700_000_000, 0), logs: &bytes.Buffer{}}
+	tl, err := New(cfg, fsys, cp, slog.New(slog.NewTextHandler(h.logs, nil)), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl.now = func() time.Time { return h.now }
+	cp.now = tl.now
+	h.tl = tl
+	return h
+}
+
+// poll runs one scan+read round and returns what it emitted.
+func (h *harness) poll() []Line {
+	h.t.Helper()
+	out := make(chan Line, 100000)
+	if err := h.tl.poll(context.Background(), out); err != nil {
+		h.t.Fatal(err)
+	}
+	close(out)
+	var ls []Line
+	for l := range out {
+		ls = append(ls, l)
+	}
+	h.now = h.now.Add(250 * time.Millisecond)
+	return ls
+}
+
+func (h *harness) pollText() string { return lines(h.poll()) }
+
+func (h *harness) expect(want string) {
+	h.t.Helper()
+	if got := h.pollText(); got != want {
+		h.t.Fatalf("poll emitted %q, want %q\nlogs:\n%s", got, want, h.logs)
+	}
+}
+
+func (h *harness) counter(c prometheus.Collector) float64 { return testutil.ToFloat64(c) }
+
+const (
+	link = "/var/log/containers/p_ns_c-abc.log"
+	pod  = "/var/log/pods/ns_p_uid/c/0.log"
+)
+
+func kubeletFile(fsys *memFS) {
+	fsys.symlink(pod, link)
+	fsys.create(pod)
+}
+
+func TestGlobSymlinksAndProblems(t *testing.T) {
+	h := newHarness(t, nil, nil, Config{})
+	kubeletFile(h.fs)
+	h.fs.append(pod, "a\nb\n")
+	h.fs.symlink("/var/log/pods/gone/0.log", "/var/log/containers/dangling.log")
+	h.fs.append("/var/log/syslog", "s1\n")
+	h.fs.setUnreadable("/var/log/syslog", true)
+
+	ls := h.poll()
+	if lines(ls) != "a\nb\n" {
+		t.Fatalf("got %q", lines(ls))
+	}
+	st, _ := h.fs.Stat(pod)
+	if ls[0].Path != link || ls[0].File.Ino != st.Ino || ls[1].Offset != 4 {
+		t.Fatalf("line = %+v, want path %s ino %d, second offset 4", ls[0], link, st.Ino)
+	}
+	h.expect("")
+	h.expect("")
+	if got := h.counter(h.tl.m.errors.WithLabelValues(reasonDanglingSymlink)); got != 1 {
+		t.Errorf("dangling symlink counted %v times, want 1", got)
+	}
+	if got := h.counter(h.tl.m.errors.WithLabelValues(reasonUnreadable)); got != 1 {
+		t.Errorf("unreadable counted %v times, want 1", got)
+	}
+	// Fixed permissions and a file created after start: both read from 0.
+	h.fs.setUnreadable("/var/log/syslog", false)
+	h.fs.symlink("/var/log/pods/ns_q_uid/c/0.log", "/var/log/containers/q_ns_c-def.log")
+	h.fs.append("/var/log/pods/ns_q_uid/c/0.log", "q1\n")
+	if got := h.pollText(); got != "q1\ns1\n" && got != "s1\nq1\n" {
+		t.Fatalf("got %q", got)
+	}
+	if got := h.counter(h.tl.m.lines); got != 4 {
+		t.Errorf("lines_total = %v, want 4", got)
+	}
+}
+
+func TestStartAtEnd(t *testing.T) {
+	h := newHarness(t, nil, nil, Config{StartAt: StartEnd})
+	kubeletFile(h.fs)
+	h.fs.append(pod, "old\n")
+	h.expect("")
+	h.fs.append(pod, "new\n")
+	h.fs.append("/var/log/syslog", "born later\n")
+	h.expect("new\nborn later\n")
+}
+
+func TestKubeletRotation(t *testing.T) {
+	h := newHarness(t, nil, nil, Config{})
+	kubeletFile(h.fs)
+	h.fs.append(pod, "a\nb\n")
+	h.expect("a\nb\n")
+	h.fs.append(pod, "c\nd-start")
+	h.fs.rename(pod, pod+".20240101-000000")
+	h.fs.append(pod+".20240101-000000", "-end\n") // the writer's old descriptor
+	h.fs.create(pod)
+	h.fs.append(pod, "e\n")
+	got := h.pollText()
+	if got != "c\nd-start-end\ne\n" {
+		t.Fatalf("after rotation got %q", got)
+	}
+	h.expect("")
+	// kubelet compresses the rotated file at its next rotation: no repeats.
+	h.fs.gzip(pod+".20240101-000000", pod+".20240101-000000.gz")
+	h.fs.append(pod, "f\n")
+	h.expect("f\n")
+	h.expect("")
+	h.expect("")
+	if got := h.counter(h.tl.m.rotations); got != 1 {
+		t.Errorf("rotations = %v, want 1", got)
+	}
+	if got := h.counter(h.tl.m.openFiles); got != 1 {
+		t.Errorf("open files = %v, want 1 (the live one)", got)
+	}
+}
+
+func TestRotatedTwiceWhileBehind(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		t.Run(fmt.Sprintf("gzip=%v", gz), func(t *testing.T) {
+			h := newHarness(t, nil, nil, Config{})
+			kubeletFile(h.fs)
+			h.fs.append(pod, "a1\n")
+			h.expect("a1\n")
+			h.fs.append(pod, "a2\n")
+			h.fs.rename(pod, pod+".1")
+			h.fs.create(pod)
+			h.fs.append(pod, "b1\nb2\n")
+			h.fs.rename(pod, pod+".2")
+			if gz {
+				h.fs.gzip(pod+".2", pod+".2.gz")
+			}
+			h.fs.create(pod)
+			h.fs.append(pod, "c1\n")
+			got := h.pollText()
+			for _, want := range []string{"a2\n", "b1\nb2\n", "c1\n"} {
+				if strings.Count(got, want) != 1 {
+					t.Fatalf("got %q, want %q exactly once", got, want)
+				}
+			}
+			if len(got) != len("a2\nb1\nb2\nc1\n") {
+				t.Fatalf("got %q: extra lines", got)
+			}
+			h.fs.gzip(pod+".1", pod+".1.gz")
+			if !gz {
+				h.fs.gzip(pod+".2", pod+".2.gz")
+			}
+			h.expect("")
+			h.expect("")
+		})
+	}
+}
+
+func TestDeletedWhileReading(t *testing.T) {
+	h := newHarness(t, nil, nil, Config{MaxBytesPerPoll: 4, ReadBufferBytes: 4})
+	h.fs.append("/var/log/syslog", "l1\nl2\nl3\nl4\nl5")
+	h.expect("l1\n")
+	h.fs.remove("/var/log/syslog")
+	var got string
+	for range 6 {
+		got += h.pollText()
+	}
+	if got != "l2\nl3\nl4\nl5\n" {
+		t.Fatalf("drained %q", got)
+	}
+	if len(h.tl.files) != 0 || h.counter(h.tl.m.openFiles) != 0 {
+		t.Fatalf("file not released: %d tracked, %v open", len(h.tl.files), h.counter(h.tl.m.openFiles))
+	}
+}
+
+func TestCopyTruncate(t *testing.T) {
+	h := newHarness(t, nil, nil, Config{})
+	const syslog = "/var/log/syslog"
+	h.fs.append(syslog, "old1\n")
+	h.expect("old1\n")
+	h.fs.append(syslog, "old2\n")
+	h.fs.copyFile(syslog, syslog+".1")
+	h.expect("old2\n") // the copy is recognised by its first bytes, not read again
+	h.fs.append(syslog, "old3\n")
+	h.fs.copyFile(syslog, syslog+".2") // a copy that the truncation will orphan
+	h.fs.remove(syslog + ".1")
+	h.fs.truncate(syslog)
+	h.fs.append(syslog, "new1\n")
+	got := h.pollText()
+	if got != "new1\nold3\n" && got != "old3\nnew1\n" {
+		t.Fatalf("after copytruncate got %q", got)
+	}
+	h.expect("")
+	if got := h.counter(h.tl.m.truncations); got != 1 {
+		t.Errorf("truncations = %v, want 1", got)
+	}
+}
+
+func TestTruncationLossCounted(t *testing.T) {
+	h := newHarness(t, nil, nil, Config{MaxBytesPerPoll: 3, ReadBufferBytes: 3, ForgetAfter: time.Minute})
+	const syslog = "/var/log/syslog"
+	h.fs.append(syslog, "aa\nbb\ncc\n")
+	h.expect("aa\n")
+	h.fs.truncate(syslog) // no copy kept: bb, cc are gone
+	h.fs.append(syslog, "n\n")
+	h.expect("n\n")
+	h.now = h.now.Add(2 * time.Minute)
+	h.expect("")
+	if got := h.counter(h.tl.m.lost.WithLabelValues(reasonTruncated)); got != 6 {
+		t.Errorf("lost truncated bytes = %v, want 6", got)
+	}
+}
+
+func TestPartialAndLongLines(t *testing.T) {
+	tests := []struct {
+		name    string
+		max     int
+		writes  []string
+		want    []string // emitted per poll, lines joined by "|"
+		offsets []int64
+	}{
+		{"partial waits", 100, []string{"abc", "def\n"}, []string{"", "abcdef"}, []int64{7}},
+		{"long split", 4, []string{"0123456789\n"}, []string{"0123|4567|89"}, []int64{4, 8, 11}},
+		{"long partial split", 4, []string{"012345", "67\n"}, []string{"0123", "4567"}, []int64{4, 9}},
+		{"empty lines", 100, []string{"\n\nx\n"}, []string{"||x"}, []int64{1, 2, 4}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil, nil, Config{MaxLineBytes: tc.max})
+			var offs []int64
+			for i, w := range tc.writes {
+				h.fs.append("/var/log/syslog", w)
+				ls := h.poll()
+				var parts []string
+				for _, l := range ls {
+					parts = append(parts, string(l.Data))
+					offs = append(offs, l.Offset)
+				}
+				if got := strings.Join(parts, "|"); got != tc.want[i] {
+					t.Fatalf("poll %d: got %q, want %q", i, got, tc.want[i])
+				}
+			}
+			if fmt.Sprint(offs) != fmt.Sprint(tc.offsets) {
+				t.Fatalf("offsets %v, want %v", offs, tc.offsets)
+			}
+		})
+	}
+}
+
+func TestResumeFromCheckpoint(t *testing.T) {
+	fsys := newMemFS()
+	cp, _ := OpenCheckpoints("")
+	h := newHarness(t, fsys, cp, Config{})
+	kubeletFile(fsys)
+	fsys.append(pod, "1\n2\n3\n4\n")
+	ls := h.poll()
+	cp.Ack(ls[1].File, ls[1].Offset) // 1 and 2 delivered, 3 and 4 in flight
+
+	h2 := newHarness(t, fsys, cp, Config{StartAt: StartEnd})
+	fsys.append(pod, "5\n")
+	h2.expect("3\n4\n5\n")
+}
+
+func TestResumeFromGzipAfterRestart(t *testing.T) {
+	fsys := newMemFS()
+	cp, _ := OpenCheckpoints("")
+	h := newHarness(t, fsys, cp, Config{})
+	kubeletFile(fsys)
+	fsys.append(pod, "1\n2\n3\n")
+	ls := h.poll()
+	cp.Ack(ls[0].File, ls[0].Offset)
+
+	// While stopped: rotated, then compressed, original removed.
+	fsys.rename(pod, pod+".1")
+	fsys.create(pod)
+	fsys.append(pod, "4\n")
+	fsys.gzip(pod+".1", pod+".1.gz")
+
+	h2 := newHarness(t, fsys, cp, Config{StartAt: StartEnd})
+	got := h2.pollText()
+	if got != "2\n3\n" {
+		t.Fatalf("after restart got %q, want the rest of the rotated file from its .gz", got)
+	}
+	if h2.counter(h2.tl.m.gzResumes) != 1 {
+		t.Errorf("gzip resumes = %v", h2.counter(h2.tl.m.gzResumes))
+	}
+	fsys.append(pod, "5\n")
+	h2.expect("5\n")
+}
+
+func TestForgetCheckpoints(t *testing.T) {
+	cp, _ := OpenCheckpoints("")
+	h := newHarness(t, nil, cp, Config{ForgetAfter: time.Minute})
+	cp.Ack(FileID{Dev: 1, Ino: 999, Head: "gone"}, 10)
+	h.fs.append("/var/log/syslog", "x\n")
+	ls := h.poll()
+	cp.Ack(ls[0].File, ls[0].Offset)
+	h.now = h.now.Add(10 * time.Minute)
+	h.poll()
+	if cp.Len() != 1 {
+		t.Fatalf("checkpoints = %d, want only the file still on disk", cp.Len())
+	}
+	if off, ok := cp.Lookup(ls[0].File); !ok || off != 2 {
+		t.Fatalf("live checkpoint = %d %v", off, ok)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Include: []string{"/a/*.log"}}, ""},
+		{Config{}, "include"},
+		{Config{Include: []string{"["}}, "bad glob"},
+		{Config{Include: []string{"/a"}, StartAt: "middle"}, "start_at"},
+		{Config{Include: []string{"/a"}, MaxLineBytes: -1}, ">= 0"},
+	}
+	for _, tc := range tests {
+		err := tc.cfg.Validate()
+		if (err == nil) != (tc.want == "") || err != nil && !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Validate(%+v) = %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+func BenchmarkConsume(b *testing.B) {
+	h := newHarness(&testing.T{}, nil, nil, Config{})
+	chunk := bytes.Repeat([]byte("2024-01-01T00:00:00.000000000Z stdout F some log line of moderate length\n"), 800)
+	out := make(chan Line, 1024)
+	done := make(chan struct{})
+	go func() {
+		for range out {
+		}
+		close(done)
+	}()
+	tr := &tracked{}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(chunk)))
+	for b.Loop() {
+		if err := h.tl.consume(context.Background(), tr, chunk, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	close(out)
+	<-done
+}
