@@ -1,6 +1,7 @@
 package cri
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 	"unicode/utf8"
@@ -146,20 +147,28 @@ func skipWS(b []byte, i int) int {
 }
 
 // scanString returns the index of the closing quote of a JSON string whose
-// body starts at i (-1 if unterminated) and whether it holds escapes.
+// body starts at i (-1 if unterminated) and whether it holds escapes. A
+// quote is escaped when an odd run of backslashes precedes it.
 func scanString(b []byte, i int) (end int, escaped bool) {
-	for i < len(b) {
-		switch b[i] {
-		case '"':
-			return i, escaped
-		case '\\':
-			escaped = true
-			i += 2
-			continue
+	start := i
+	for {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return -1, escaped || bytes.IndexByte(b[i:], '\\') >= 0
 		}
-		i++
+		k := i + j
+		if !escaped && bytes.IndexByte(b[i:k], '\\') >= 0 {
+			escaped = true
+		}
+		n := 0
+		for m := k - 1; m >= start && b[m] == '\\'; m-- {
+			n++
+		}
+		if n%2 == 0 {
+			return k, escaped
+		}
+		i = k + 1
 	}
-	return -1, escaped
 }
 
 // unescape appends the JSON string body s, unescaped, to dst. Unknown or
@@ -167,9 +176,14 @@ func scanString(b []byte, i int) (end int, escaped bool) {
 func unescape(dst, s []byte) ([]byte, bool) {
 	bad := false
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i+1 >= len(s) {
-			dst = append(dst, c)
+		j := bytes.IndexByte(s[i:], '\\')
+		if j < 0 {
+			return append(dst, s[i:]...), bad
+		}
+		dst = append(dst, s[i:i+j]...)
+		i += j
+		if i+1 >= len(s) {
+			dst = append(dst, '\\')
 			continue
 		}
 		i++

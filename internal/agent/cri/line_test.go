@@ -100,6 +100,8 @@ func TestParseDockerLine(t *testing.T) {
 		{`{"log":"no newline","stream":"stderr","time":"2024-01-02T03:04:05Z"}`, true, streamStderr, true, "no newline", "2024-01-02T03:04:05Z", false},
 		{`{"log":"esc \"q\" \\ \/ \t \u003cb\u003e \u00e9 \ud83d\ude00\n","stream":"stdout","time":"2024-01-02T03:04:05Z"}`, true, streamStdout, false, "esc \"q\" \\ / \t <b> é 😀", "2024-01-02T03:04:05Z", false},
 		{`{"log":"lone \ud800 x\n","stream":"stdout","time":"2024-01-02T03:04:05Z"}`, true, streamStdout, false, "lone \uFFFD x", "2024-01-02T03:04:05Z", true},
+		{`{"log":"bs\\\"q\\\n","stream":"stdout","time":"2024-01-02T03:04:05Z"}`, true, streamStdout, false, `bs\"q\`, "2024-01-02T03:04:05Z", false},
+		{`{"log":"end\\","stream":"stdout","time":"2024-01-02T03:04:05Z"}`, true, streamStdout, true, `end\`, "2024-01-02T03:04:05Z", false},
 		{`{"log":"two\n\n","stream":"stdout","time":"2024-01-02T03:04:05Z"}`, true, streamStdout, false, "two\n", "2024-01-02T03:04:05Z", false},
 		{` { "time" : "2024-01-02T03:04:05+01:00" , "stream" : "stdout" , "log" : "spaced\n" } `, true, streamStdout, false, "spaced", "2024-01-02T02:04:05Z", false},
 		{`{"log":"attrs\n","stream":"stdout","attrs":{"a":"b"},"time":"2024-01-02T03:04:05Z"}`, true, streamStdout, false, "attrs", "2024-01-02T03:04:05Z", false},

@@ -226,7 +226,7 @@ func (p *Parser) Feed(line []byte, offset int64, now time.Time) []Record {
 
 	if p.format == FormatAuto && len(line) > 0 {
 		p.format = FormatCRI
-		if line[skipWS(line, 0)%len(line)] == '{' {
+		if i := skipWS(line, 0); i < len(line) && line[i] == '{' {
 			p.format = FormatDocker
 		}
 	}

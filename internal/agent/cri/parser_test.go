@@ -119,10 +119,10 @@ func TestParserCRI(t *testing.T) {
 			ts+" stdout F ef",
 		), []string{"stdout|0123456789|P@1", "stdout|abcdef@3"}},
 		{"cap splits a long F line", small, feed(
-			ts+" stdout F 0123456789abcdefghijKLM",
+			ts + " stdout F 0123456789abcdefghijKLM",
 		), []string{"stdout|0123456789|P@0", "stdout|abcdefghij|P@0", "stdout|KLM@1"}},
 		{"cap cuts on a rune boundary", small, feed(
-			ts+" stdout F 012345678é",
+			ts + " stdout F 012345678é",
 		), []string{"stdout|012345678|P@0", "stdout|é@1"}},
 		{"timeout flushes a P", DefaultOptions(), []step{
 			{line: ts + " stdout P lonely"},
@@ -141,7 +141,7 @@ func TestParserCRI(t *testing.T) {
 			ts+" stdout F",
 		), []string{"stdout|@1", "stdout|@3"}},
 		{"invalid UTF-8 replaced", DefaultOptions(), feed(
-			ts+" stdout F a\xffb\xc3",
+			ts + " stdout F a\xffb\xc3",
 		), []string{"stdout|a\uFFFDb\uFFFD@1"}},
 		{"raw format", Options{Format: FormatRaw}, feed("plain line", `{"log":"x"}`), []string{"stdout|plain line@1", `stdout|{"log":"x"}@2`}},
 	} {
