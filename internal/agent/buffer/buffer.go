@@ -34,7 +34,8 @@ type Item struct {
 	ID uint64
 	// Token is the caller's opaque source position given to Push.
 	Token []byte
-	// Payload is the caller's opaque data given to Push.
+	// Payload is the caller's opaque data given to Push. Token and Payload
+	// may be shared with the buffer: read them, never modify them.
 	Payload []byte
 }
 
@@ -108,6 +109,7 @@ type entry struct {
 	seg     *segment
 	off     int64 // frame offset in seg
 	flen    int64 // frame length
+	segGen  int   // seg.resets when the frame was written
 	st      state
 	durable bool
 }
@@ -119,8 +121,9 @@ type segment struct {
 	path  string
 	f     *os.File
 	size  int64
-	live  int // unresolved entries framed in this segment
-	dirty bool
+	live   int // unresolved entries framed in this segment
+	dirty  bool
+	resets int // times truncated back to its header
 }
 
 // Buffer is the delivery buffer. Its methods are safe for concurrent use.
@@ -263,7 +266,7 @@ func (b *Buffer) recover() error {
 	b.nextSeq = lastSeq + 1
 	b.deleteResolvedSegments()
 	for _, e := range b.q {
-		b.released = append(b.released, Release{ID: e.seq, Token: e.token, Why: Recovered})
+		b.appendRelease(Release{ID: e.seq, Token: e.token, Why: Recovered})
 	}
 	b.relIdx = len(b.q)
 	b.memStart = len(b.q)
@@ -363,7 +366,7 @@ func (b *Buffer) writeEntry(e *entry) {
 		b.drop(e, ReasonDiskError)
 		return
 	}
-	e.seg, e.off, e.flen = s, s.size, need
+	e.seg, e.off, e.flen, e.segGen = s, s.size, need, s.resets
 	s.size += need
 	s.live++
 	s.dirty = true
@@ -377,9 +380,21 @@ func (b *Buffer) writeEntry(e *entry) {
 }
 
 // makeRoom drops whole segments, oldest first, until need more bytes (plus a
-// segment header, should a new segment be needed) fit in DiskBytes.
+// segment header, should activeFor have to start a segment) fit in
+// DiskBytes. The caller has checked that need plus a header fits at all.
 func (b *Buffer) makeRoom(need int64) {
-	for b.diskSize+need+segHeaderLen > b.cfg.DiskBytes && len(b.segs) > 0 {
+	for len(b.segs) > 0 {
+		last := b.segs[len(b.segs)-1]
+		extra := int64(0)
+		if last.size > segHeaderLen && last.size+need > b.cfg.SegmentBytes {
+			extra = segHeaderLen
+		}
+		if b.diskSize+need+extra <= b.cfg.DiskBytes {
+			return
+		}
+		if len(b.segs) == 1 && last.live == 0 && last.size == segHeaderLen {
+			return // nothing left to drop
+		}
 		b.dropSegment(b.segs[0], ReasonDiskFull)
 	}
 }
@@ -457,10 +472,28 @@ func (b *Buffer) resolve(e *entry) {
 // deleteResolvedSegments deletes the oldest segments while they hold no
 // unresolved item. Only a prefix is deleted: an ack frame always lies in the
 // same or a later segment than its item, so deleting in order never
-// resurrects an acknowledged item at the next Open.
+// resurrects an acknowledged item at the next Open. The last segment is
+// truncated to its header instead, so a consumer that keeps up does not pay
+// a create, a directory fsync and a remove per spilled item.
 func (b *Buffer) deleteResolvedSegments() {
 	for len(b.segs) > 0 && b.segs[0].live == 0 {
 		s := b.segs[0]
+		if len(b.segs) == 1 && s.f != nil && !b.closed {
+			if s.size == segHeaderLen {
+				return
+			}
+			if err := s.f.Truncate(segHeaderLen); err == nil {
+				b.diskSize -= s.size - segHeaderLen
+				s.size = segHeaderLen
+				s.dirty = true
+				s.resets++
+				if b.cfg.Sync == SyncAlways {
+					b.syncSegment(s)
+				}
+				return
+			}
+			// Could not truncate: remove it as any other.
+		}
 		if s.f != nil {
 			_ = s.f.Close()
 		}
@@ -484,7 +517,9 @@ func (b *Buffer) afterWrite() {
 }
 
 // Sync fsyncs pending writes now, so spilled items are released as
-// Persisted without waiting for the next interval.
+// Persisted without waiting for the next interval. Under SyncInterval the
+// buffer starts no timer of its own: a caller that may go quiet calls Sync
+// every SyncInterval so checkpoints keep moving.
 func (b *Buffer) Sync() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -542,7 +577,7 @@ func (b *Buffer) advance() {
 		default:
 			goto pop
 		}
-		b.released = append(b.released, Release{ID: e.seq, Token: e.token, Why: why})
+		b.appendRelease(Release{ID: e.seq, Token: e.token, Why: why})
 		b.relIdx++
 	}
 pop:
@@ -557,6 +592,25 @@ pop:
 	b.q = b.q[n:]
 	b.relIdx -= n
 	b.memStart = max(0, b.memStart-n)
+}
+
+// maxPendingReleases bounds the releases kept for a caller that does not
+// call Released.
+const maxPendingReleases = 1 << 16
+
+// appendRelease queues r. Past maxPendingReleases the oldest half is
+// discarded and counted: releases are a prefix in push order, so a later
+// token still covers everything before it from the same source; a source
+// whose last token is discarded only keeps an older checkpoint (reads some
+// lines twice after a crash), it never loses any.
+func (b *Buffer) appendRelease(r Release) {
+	if len(b.released) >= maxPendingReleases {
+		n := len(b.released) / 2
+		b.m.releasesDiscarded.Add(float64(n))
+		b.log.Warn("buffer: releases not collected, discarding the oldest", "discarded", n)
+		b.released = append(b.released[:0], b.released[n:]...)
+	}
+	b.released = append(b.released, r)
 }
 
 // Released appends to dst, in push order, the releases since the last call
@@ -677,7 +731,7 @@ func (b *Buffer) Ack(id uint64) error {
 	seg := e.seg
 	b.resolve(e)
 	b.deleteResolvedSegments()
-	if seg != nil && slices.Contains(b.segs, seg) {
+	if seg != nil && seg.resets == e.segGen && slices.Contains(b.segs, seg) {
 		// The item's segment lives on: record the ack so a restart does not
 		// deliver it again.
 		b.frameBuf = appendAckFrame(b.frameBuf[:0], e.seq)

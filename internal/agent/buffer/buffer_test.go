@@ -173,7 +173,8 @@ func TestSpillKeepsOrder(t *testing.T) {
 	equalIDs(t, "delivery order", drain(t, b), seq(1, 30))
 	checkReleases(t, b.Released(nil), seq(27, 30))
 	st = b.Stats()
-	if st.DiskBytes != 0 || st.Segments != 0 || st.MemoryBytes != 0 {
+	// The last segment is kept, truncated to its header, for the next spill.
+	if st.DiskBytes != segHeaderLen || st.Segments != 1 || st.MemoryBytes != 0 {
 		t.Fatalf("after drain: %+v", st)
 	}
 	if got := testutil.ToFloat64(b.m.spilled); got != 26 {
@@ -182,7 +183,7 @@ func TestSpillKeepsOrder(t *testing.T) {
 	if n, err := testutil.GatherAndCount(reg, "kinsight_agent_buffer_disk_bytes"); err != nil || n != 1 {
 		t.Fatalf("disk_bytes gauge: %d %v", n, err)
 	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Fatalf("segments left after drain: %v", ents)
 	}
 }
@@ -565,7 +566,7 @@ func TestCorruptSpilledItemIsDroppedAndCounted(t *testing.T) {
 	}
 	_ = f.Close()
 	equalIDs(t, "delivered", drain(t, b), []uint64{1, 3})
-	if st := b.Stats(); st.Dropped[ReasonCorrupt] != 1 || st.Segments != 0 {
+	if st := b.Stats(); st.Dropped[ReasonCorrupt] != 1 || st.DiskBytes != segHeaderLen {
 		t.Fatalf("stats: %+v", st)
 	}
 }
@@ -576,7 +577,7 @@ func TestOpenResetsSegmentWithBadMagic(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := open(t, dir, Config{MemoryBytes: 1})
-	if st := b.Stats(); st.Items != 0 || st.Segments != 0 {
+	if st := b.Stats(); st.Items != 0 || st.DiskBytes != segHeaderLen {
 		t.Fatalf("stats: %+v", st)
 	}
 	if got := testutil.ToFloat64(b.m.truncated); got != 20 {
@@ -584,4 +585,34 @@ func TestOpenResetsSegmentWithBadMagic(t *testing.T) {
 	}
 	push(t, b, 1, 2)
 	equalIDs(t, "delivered", drain(t, b), seq(1, 2))
+}
+
+func TestUncollectedReleasesAreBounded(t *testing.T) {
+	b, _ := open(t, "", Config{MemoryBytes: 1 << 10})
+	n := maxPendingReleases + 1000
+	for i := 1; i <= n; i++ {
+		if err := b.Push(context.Background(), []byte("0123456789"), tok(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs := b.Released(nil)
+	if len(rs) > maxPendingReleases || rs[len(rs)-1].ID != uint64(n-b.Stats().Items) {
+		t.Fatalf("%d releases, last %d", len(rs), rs[len(rs)-1].ID)
+	}
+	if got := testutil.ToFloat64(b.m.releasesDiscarded); got == 0 || int(got)+len(rs) != n-b.Stats().Items {
+		t.Fatalf("discarded %v + kept %d != released", got, len(rs))
+	}
+}
+
+func TestRestartAfterSegmentReset(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{MemoryBytes: 1}
+	b1, _ := open(t, dir, cfg)
+	push(t, b1, 1, 3)
+	equalIDs(t, "first drain", drain(t, b1), seq(1, 3))
+	push(t, b1, 4, 5) // into the segment truncated back to its header
+	_ = b1.Released(nil)
+	b2, _ := open(t, dir, cfg) // b1 "crashed"
+	checkReleases(t, b2.Released(nil), seq(4, 5))
+	equalIDs(t, "after restart", drain(t, b2), seq(4, 5))
 }

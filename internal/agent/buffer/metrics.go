@@ -35,6 +35,8 @@ type metrics struct {
 	recovered  prometheus.Counter
 	truncated  prometheus.Counter
 	syncErrors prometheus.Counter
+
+	releasesDiscarded prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, b *Buffer) (*metrics, error) {
@@ -70,6 +72,10 @@ func newMetrics(reg prometheus.Registerer, b *Buffer) (*metrics, error) {
 	m.syncErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kinsight_agent_buffer_sync_errors_total", Help: "Failed fsyncs of segment files.",
 	})
+	m.releasesDiscarded = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kinsight_agent_buffer_releases_discarded_total",
+		Help: "Releases discarded because nobody collected them (checkpoints lag; no data is lost).",
+	})
 	gauges := []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "kinsight_agent_buffer_memory_bytes", Help: "Payload bytes held in memory.",
@@ -82,7 +88,7 @@ func newMetrics(reg prometheus.Registerer, b *Buffer) (*metrics, error) {
 		}, func() float64 { return float64(b.Stats().Items) }),
 	}
 	m.collectors = append([]prometheus.Collector{
-		m.pushed, m.acked, m.nacked, m.dropped, m.spilled, m.spillBytes, m.recovered, m.truncated, m.syncErrors,
+		m.pushed, m.acked, m.nacked, m.dropped, m.spilled, m.spillBytes, m.recovered, m.truncated, m.syncErrors, m.releasesDiscarded,
 	}, gauges...)
 	if reg == nil {
 		return m, nil
