@@ -117,10 +117,10 @@ type entry struct {
 func (e *entry) resolved() bool { return e.st == acked || e.st == dropped }
 
 type segment struct {
-	id    uint64
-	path  string
-	f     *os.File
-	size  int64
+	id     uint64
+	path   string
+	f      *os.File
+	size   int64
 	live   int // unresolved entries framed in this segment
 	dirty  bool
 	resets int // times truncated back to its header
