@@ -58,7 +58,8 @@
 // Segments are append-only files of length+CRC-32C frames (FORMAT.md): item
 // frames, and ack frames written when a spilled item is acknowledged while its
 // segment lives on, so a restart does not redeliver it. Segments are deleted
-// oldest first once every item in them is resolved. With Sync "always" each
+// oldest first once every item in them is resolved; the last one is truncated
+// back to its header and reused instead. With Sync "always" each
 // Push that spilled and each Ack that wrote an ack frame ends with an fsync;
 // with "interval" fsyncs happen at most every SyncInterval (or on Sync), so
 // spilled items are released later and a crash may redeliver items acked in
