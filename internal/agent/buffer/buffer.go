@@ -792,8 +792,8 @@ func (b *Buffer) Stats() Stats {
 // still has them and reads them again after a restart.
 func (b *Buffer) Close() error {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
+		b.mu.Unlock()
 		return nil
 	}
 	b.closed = true
@@ -806,8 +806,10 @@ func (b *Buffer) Close() error {
 		}
 	}
 	b.closeFiles()
-	b.m.unregister()
 	close(b.notify)
+	b.mu.Unlock()
+	// Outside the lock: the gauges take it while a scrape runs.
+	b.m.unregister()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("buffer: close: %w", err)
 	}
