@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var t0 = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -242,5 +243,35 @@ func TestStats(t *testing.T) {
 	want := Stats{Lines: 4, Records: 5, InvalidLines: 1, InvalidUTF8: 1, SplitRecords: 1, TimeoutFlushes: 1}
 	if p.Stats() != want {
 		t.Errorf("stats %+v, want %+v", p.Stats(), want)
+	}
+}
+
+// TestBadInput covers the bad-input list: a 5 MB line, binary junk
+// and a truncated CRI line all come out as valid records.
+func TestBadInput(t *testing.T) {
+	p, _ := NewParser(DefaultOptions(), 0)
+	big := strings.Repeat("é", 5<<20/2) // 5 MB of two-byte runes: cuts must not split them
+	line := ts + " stdout F " + big
+	recs := p.Feed([]byte(line), int64(len(line)), t0)
+	total := 0
+	for i, r := range recs {
+		if len(r.Message) > 1<<20 || !utf8.Valid(r.Message) || r.Partial != (i < len(recs)-1) {
+			t.Fatalf("piece %d: %d bytes, partial %v", i, len(r.Message), r.Partial)
+		}
+		total += len(r.Message)
+	}
+	if total != len(big) || len(recs) != 5 || p.Stats().SplitRecords != 4 {
+		t.Errorf("%d records, %d bytes, stats %+v", len(recs), total, p.Stats())
+	}
+
+	p, _ = NewParser(DefaultOptions(), 0)
+	junk := []byte("\x00\x01\xff\xfe{\"log\":\x80 stdout F")
+	recs = p.Feed(junk, 100, t0)
+	if len(recs) != 1 || !utf8.Valid(recs[0].Message) || !recs[0].Time.Equal(t0) {
+		t.Errorf("junk: %+v", recs)
+	}
+	recs = p.Feed([]byte("2024-01-02T03:04:05.12"), 200, t0)
+	if len(recs) != 1 || string(recs[0].Message) != "2024-01-02T03:04:05.12" || p.Stats().InvalidLines != 2 {
+		t.Errorf("truncated: %+v %+v", recs, p.Stats())
 	}
 }
