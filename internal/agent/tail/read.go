@@ -10,10 +10,28 @@ import (
 	"sort"
 )
 
-// readHead returns the first FingerprintBytes of the file (of the
-// decompressed stream for a .gz).
-func (t *Tailer) readHead(path string, gz bool) (string, error) {
+// errMoved says a path no longer holds the inode the scan stat'ed: the
+// rotator moved it in between. Not a problem; the next scan sees it settled.
+var errMoved = errors.New("file moved during scan")
+
+// openAs opens path and checks it is still the inode want.
+func (t *Tailer) openAs(path string, want fileKey) (File, error) {
 	f, err := t.fs.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil || (fileKey{fi.Dev, fi.Ino}) != want {
+		f.Close()
+		return nil, errMoved
+	}
+	return f, nil
+}
+
+// readHead returns the first FingerprintBytes of the file (of the
+// decompressed stream for a .gz) at path, if it is still inode want.
+func (t *Tailer) readHead(path string, gz bool, want fileKey) (string, error) {
+	f, err := t.openAs(path, want)
 	if err != nil {
 		return "", err
 	}
@@ -102,15 +120,13 @@ func (t *Tailer) readFile(ctx context.Context, tr *tracked, out chan<- Line) (in
 		if !tr.seen || tr.size <= tr.readPos() {
 			return 0, nil
 		}
-		f, err := t.fs.Open(tr.real)
+		f, err := t.openAs(tr.real, tr.id.key())
+		if errors.Is(err, errMoved) || isNotExist(err) {
+			return 0, nil // renamed under us: the next scan sorts it out
+		}
 		if err != nil {
 			t.log.Warn("cannot reopen file", "path", tr.real, "err", err)
 			t.m.errors.WithLabelValues(reasonUnreadable).Inc()
-			return 0, nil
-		}
-		fi, err := f.Stat()
-		if err != nil || fi.Dev != tr.id.Dev || fi.Ino != tr.id.Ino {
-			f.Close() // renamed under us: the next scan sorts it out
 			return 0, nil
 		}
 		tr.f = f
@@ -165,8 +181,14 @@ func (t *Tailer) readFile(ctx context.Context, tr *tracked, out chan<- Line) (in
 // readGzip reads a compressed rotated file from tr.off (in decompressed
 // bytes) to its end, once: a .gz is never appended to.
 func (t *Tailer) readGzip(ctx context.Context, tr *tracked, out chan<- Line) error {
+	if !tr.seen {
+		return nil // gone before we read it: it becomes a ghost a renamed copy may match
+	}
+	f, err := t.openAs(tr.real, tr.key)
+	if errors.Is(err, errMoved) || isNotExist(err) {
+		return nil // renamed (syslog.2.gz -> syslog.3.gz): retried at its new name
+	}
 	tr.done = true
-	f, err := t.fs.Open(tr.real)
 	if err != nil {
 		t.m.errors.WithLabelValues(reasonGzip).Inc()
 		t.log.Warn("cannot open .gz", "path", tr.real, "err", err)

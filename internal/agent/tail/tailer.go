@@ -2,6 +2,7 @@ package tail
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -49,6 +50,7 @@ type Tailer struct {
 
 // tracked is a file being (or having been) read, keyed by its inode.
 type tracked struct {
+	key     fileKey // the inode it is read from (a promoted .gz: not id's)
 	id      FileID
 	path    string // include-matched name, for Line.Path
 	real    string // where it is on disk now
@@ -264,7 +266,10 @@ func (t *Tailer) scan(first bool) {
 			unknown = append(unknown, unknownCand{c: c})
 			continue
 		}
-		head, err := t.readHead(c.real, c.gz)
+		head, err := t.readHead(c.real, c.gz, k)
+		if errors.Is(err, errMoved) {
+			continue
+		}
 		if err != nil {
 			reason := reasonUnreadable
 			if c.gz {
@@ -348,7 +353,7 @@ func (t *Tailer) update(tr *tracked, c candidate) {
 	if len(tr.id.Head) < t.cfg.FingerprintBytes && tr.size > int64(len(tr.id.Head)) {
 		// Grow a short head now, before siblings are compared with it: a
 		// copy (copytruncate's <name>.1) holds the longer head.
-		if head, err := t.readHead(c.real, false); err == nil {
+		if head, err := t.readHead(c.real, false, tr.key); err == nil {
 			if !headsMatch(head, tr.id.Head) {
 				t.truncated(tr, c.info.Size)
 			}
@@ -371,8 +376,8 @@ func (t *Tailer) truncated(tr *tracked, newSize int64) {
 }
 
 func (t *Tailer) track(c candidate, path string, id FileID, off int64) {
-	tr := &tracked{id: id, path: path, real: c.real, gz: c.gz, off: off, size: c.info.Size, live: c.live, seen: true}
-	t.files[id.key()] = tr
+	tr := &tracked{key: fileKey{c.info.Dev, c.info.Ino}, id: id, path: path, real: c.real, gz: c.gz, off: off, size: c.info.Size, live: c.live, seen: true}
+	t.files[tr.key] = tr
 }
 
 func (t *Tailer) addGhost(g *ghost) {

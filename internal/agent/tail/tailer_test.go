@@ -14,7 +14,7 @@ import (
 )
 
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	fs   *memFS
 	cp   *Checkpoints
 	tl   *Tailer
@@ -22,7 +22,7 @@ type harness struct {
 	logs *bytes.Buffer
 }
 
-func newHarness(t *testing.T, fsys *memFS, cp *Checkpoints, cfg Config) *harness {
+func newHarness(t testing.TB, fsys *memFS, cp *Checkpoints, cfg Config) *harness {
 	t.Helper()
 	if fsys == nil {
 		fsys = newMemFS()
@@ -361,7 +361,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func BenchmarkConsume(b *testing.B) {
-	h := newHarness(&testing.T{}, nil, nil, Config{})
+	h := newHarness(b, nil, nil, Config{})
 	chunk := bytes.Repeat([]byte("2024-01-01T00:00:00.000000000Z stdout F some log line of moderate length\n"), 800)
 	out := make(chan Line, 1024)
 	done := make(chan struct{})
@@ -380,4 +380,23 @@ func BenchmarkConsume(b *testing.B) {
 	}
 	close(out)
 	<-done
+}
+
+func TestExcludeAndOldRotationsAtStart(t *testing.T) {
+	fsys := newMemFS()
+	kubeletFile(fsys)
+	fsys.append(pod+".1", "rotated before start\n")
+	fsys.gzip(pod+".1", pod+".1.gz")
+	fsys.append(pod+".2", "also before start\n")
+	fsys.append(pod, "live\n")
+	fsys.symlink("/var/log/pods/kube-system_x_uid/c/0.log", "/var/log/containers/x_kube-system_c.log")
+	fsys.append("/var/log/pods/kube-system_x_uid/c/0.log", "excluded\n")
+	h := newHarness(t, fsys, nil, Config{Exclude: []string{"/var/log/containers/*_kube-system_*"}})
+	h.expect("live\n")
+	// A corrupt .gz appearing later is counted, not fatal.
+	fsys.append(pod+".3.gz", "\x1f\x8bnot really gzip")
+	h.expect("")
+	if got := h.counter(h.tl.m.errors.WithLabelValues(reasonGzip)); got != 1 {
+		t.Errorf("gzip errors = %v, want 1", got)
+	}
 }
