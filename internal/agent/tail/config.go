@@ -22,9 +22,11 @@ type Config struct {
 	// size (never truncated; each split line counts once in
 	// kinsight_agent_tail_lines_split_total). Default 256 KiB.
 	MaxLineBytes int
-	// StartAt is "beginning" or "end": where a file with no checkpoint that is
-	// already there at the first scan starts. Files appearing later always
-	// start at the beginning. Default "beginning".
+	// StartAt is "beginning" or "end": where a file already there at the
+	// first scan starts when there are no checkpoints at all (a first run).
+	// With checkpoints, a file without one appeared while the agent was
+	// stopped and is read from the beginning; files appearing later always
+	// are. Default "beginning".
 	StartAt string
 	// ReadBufferBytes is the size of one read. Default 64 KiB.
 	ReadBufferBytes int

@@ -131,6 +131,13 @@ func (m *memFS) create(path string) {
 	m.names[path] = &memNode{ino: &memInode{ino: m.nextIno}}
 }
 
+// createIno creates path on a given inode number (inode reuse).
+func (m *memFS) createIno(path string, ino uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.names[path] = &memNode{ino: &memInode{ino: ino}}
+}
+
 func (m *memFS) append(path, s string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

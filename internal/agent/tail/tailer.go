@@ -45,6 +45,7 @@ type Tailer struct {
 	ghostGen int
 	problems map[string]string // path -> reason, as of the last scan: log and count once per appearance
 	started  bool
+	fresh    bool // no checkpoints at start: start_at applies
 	buf      []byte
 }
 
@@ -137,7 +138,9 @@ func (t *Tailer) poll(ctx context.Context, out chan<- Line) error {
 	first := !t.started
 	if first {
 		t.started = true
-		for id, off := range t.cp.all() {
+		all := t.cp.all()
+		t.fresh = len(all) == 0
+		for id, off := range all {
 			t.addGhost(&ghost{id: id, off: off, size: -1, reason: reasonGone, born: t.now()})
 		}
 	}
@@ -294,7 +297,7 @@ func (t *Tailer) scan(first bool) {
 			continue
 		}
 		var start int64
-		if first && t.cfg.StartAt == StartEnd {
+		if first && t.fresh && t.cfg.StartAt == StartEnd {
 			start = c.info.Size
 		}
 		t.track(c, c.path, id, start)
@@ -320,6 +323,11 @@ func (t *Tailer) scan(first bool) {
 				t.log.Info("reading the remainder of a rotated file from its .gz", "path", c.real, "offset", g.off)
 			}
 			t.track(c, g.path, id, g.off)
+			if c.gz && g.size >= 0 && g.off >= g.size {
+				// Drained through its descriptor before it was compressed:
+				// no need to decompress it just to skip all of it.
+				t.files[id.key()].done = true
+			}
 			continue
 		}
 		if sh != nil {
