@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // FS is the filesystem seam of the tailer. The OS implementation is OSFS;
@@ -34,7 +35,9 @@ type File interface {
 
 // FileInfo is what the tailer needs to know about a file.
 type FileInfo struct {
-	Size    int64
+	Size int64
+	// ModTime lets a file rewritten in place to the same size be noticed.
+	ModTime time.Time
 	Dev     uint64
 	Ino     uint64
 	Regular bool
@@ -83,7 +86,7 @@ func (o osFile) Stat() (FileInfo, error) {
 
 func toInfo(fi fs.FileInfo) FileInfo {
 	dev, ino := devIno(fi)
-	return FileInfo{Size: fi.Size(), Dev: dev, Ino: ino, Regular: fi.Mode().IsRegular()}
+	return FileInfo{Size: fi.Size(), ModTime: fi.ModTime(), Dev: dev, Ino: ino, Regular: fi.Mode().IsRegular()}
 }
 
 // isNotExist reports a missing file or a symlink to nowhere.

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // memFS is an in-memory FS with inodes, so renames, truncations and
@@ -27,8 +28,13 @@ type memNode struct {
 }
 
 type memInode struct {
-	ino  uint64
-	data []byte
+	ino   uint64
+	data  []byte
+	mtime int64 // bumped by every change, like a real mtime
+}
+
+func (i *memInode) info() FileInfo {
+	return FileInfo{Size: int64(len(i.data)), ModTime: time.Unix(0, i.mtime), Dev: 1, Ino: i.ino, Regular: true}
 }
 
 func newMemFS() *memFS { return &memFS{nextIno: 100, names: map[string]*memNode{}} }
@@ -80,7 +86,7 @@ func (m *memFS) Stat(path string) (FileInfo, error) {
 	if err != nil {
 		return FileInfo{}, err
 	}
-	return FileInfo{Size: int64(len(n.ino.data)), Dev: 1, Ino: n.ino.ino, Regular: true}, nil
+	return n.ino.info(), nil
 }
 
 func (m *memFS) Open(path string) (File, error) {
@@ -117,7 +123,7 @@ func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
 func (f *memFile) Stat() (FileInfo, error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
-	return FileInfo{Size: int64(len(f.ino.data)), Dev: 1, Ino: f.ino.ino, Regular: true}, nil
+	return f.ino.info(), nil
 }
 
 func (f *memFile) Close() error { return nil }
@@ -148,6 +154,7 @@ func (m *memFS) append(path, s string) {
 		m.names[path] = n
 	}
 	n.ino.data = append(n.ino.data, s...)
+	n.ino.mtime++
 }
 
 func (m *memFS) symlink(target, path string) {
@@ -173,6 +180,7 @@ func (m *memFS) truncate(path string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.names[path].ino.data = nil
+	m.names[path].ino.mtime++
 }
 
 func (m *memFS) setUnreadable(path string, v bool) {

@@ -46,7 +46,7 @@ func gzipFileOS(t *testing.T, from string) {
 func startOS(t *testing.T, ctx context.Context, include string, cp *Checkpoints, startAt string) (chan Line, chan error) {
 	t.Helper()
 	tl, err := New(Config{Include: []string{include}, PollInterval: 2 * time.Millisecond, StartAt: startAt},
-		OSFS{}, cp, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+		OSFS{}, cp, slog.New(slog.NewTextHandler(t.Output(), nil)), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,6 +211,76 @@ func TestOSRestartFromCheckpoint(t *testing.T) {
 	}
 	cancel2()
 	if err := <-errc2; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// logrotate copytruncate on the real filesystem: copy, truncate, keep
+// writing. Every line arrives once, whether the tail was read before the
+// truncation or is recovered from the copy.
+func TestOSCopyTruncate(t *testing.T) {
+	dir := t.TempDir()
+	logf := filepath.Join(dir, "syslog")
+	f, err := os.OpenFile(logf, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	write := func(from, to int) {
+		for i := from; i < to; i++ {
+			fmt.Fprintf(f, "line %06d of a host log long enough for a fingerprint\n", i)
+		}
+	}
+	cp, _ := OpenCheckpoints("")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, errc := startOS(t, ctx, logf, cp, StartBeginning)
+	const total = 300
+	seen := make([]int, total)
+	recv := func(n int) {
+		for range n {
+			select {
+			case l := <-out:
+				var i int
+				if _, err := fmt.Sscanf(string(l.Data), "line %d", &i); err != nil || i < 0 || i >= total {
+					t.Fatalf("bad line %q", l.Data)
+				}
+				if seen[i]++; seen[i] > 1 {
+					t.Fatalf("line %d twice", i)
+				}
+			case <-time.After(10 * time.Second):
+				missing := []int{}
+				for i, c := range seen {
+					if c == 0 {
+						missing = append(missing, i)
+					}
+				}
+				t.Fatalf("timed out; missing %v", missing)
+			}
+		}
+	}
+	write(0, 100)
+	recv(100)
+	write(100, 200)
+	b, err := os.ReadFile(logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(logf+".1", b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(0); err != nil {
+		t.Fatal(err)
+	}
+	write(200, total)
+	recv(200)
+	select {
+	case l := <-out:
+		t.Fatalf("extra line %q", l.Data)
+	case <-time.After(50 * time.Millisecond):
+	}
+	cancel()
+	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
 }

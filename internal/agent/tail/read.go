@@ -139,7 +139,9 @@ func (t *Tailer) readFile(ctx context.Context, tr *tracked, out chan<- Line) (in
 		t.truncated(tr, fi.Size)
 	}
 	tr.size = fi.Size
-	if fi.Size <= tr.readPos() {
+	changed := !fi.ModTime.Equal(tr.mtime)
+	tr.mtime = fi.ModTime
+	if fi.Size <= tr.readPos() && !changed {
 		return 0, nil
 	}
 	// Check the head before reading on: content replaced in place (truncated

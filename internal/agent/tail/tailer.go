@@ -60,7 +60,8 @@ type tracked struct {
 	off     int64  // offset just after the last emitted byte
 	partial []byte // bytes after off with no newline yet
 	size    int64  // last known size (unused for gz)
-	live    bool   // at an include-matched name in this scan
+	mtime   time.Time
+	live    bool // at an include-matched name in this scan
 	wasLive bool
 	seen    bool // on disk in this scan
 	done    bool // a .gz read to its end

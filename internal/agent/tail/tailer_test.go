@@ -415,3 +415,25 @@ func TestInodeReuseAfterRestart(t *testing.T) {
 	h2 := newHarness(t, fsys, cp, Config{StartAt: StartEnd})
 	h2.expect("second\nfile\nlonger than the first one's offset\n")
 }
+
+// Truncated and rewritten to the very size we had read, between two polls:
+// only the first bytes (checked when the mtime moves) tell.
+func TestTruncatedToSameSize(t *testing.T) {
+	h := newHarness(t, nil, nil, Config{})
+	const syslog = "/var/log/syslog"
+	a, b, c := strings.Repeat("a", 70)+"\n", strings.Repeat("b", 70)+"\n", strings.Repeat("c", 70)+"\n"
+	h.fs.append(syslog, a)
+	h.expect(a)
+	h.fs.append(syslog, b)
+	h.fs.copyFile(syslog, syslog+".1")
+	h.fs.truncate(syslog)
+	h.fs.append(syslog, c)
+	got := h.pollText() + h.pollText() // the copy is promoted once the truncation is seen
+	if got != c+b {
+		t.Fatalf("got %q", got)
+	}
+	h.expect("")
+	if n := h.counter(h.tl.m.truncations); n != 1 {
+		t.Errorf("truncations = %v", n)
+	}
+}
