@@ -153,6 +153,10 @@ func (t *Tailer) poll(ctx context.Context, out chan<- Line) error {
 	return nil
 }
 
+// skipAll is the checkpoint offset of a file deliberately skipped whole
+// (a rotation older than the agent's first run).
+const skipAll = int64(1) << 62
+
 type candidate struct {
 	path, real string
 	info       FileInfo
@@ -257,7 +261,6 @@ func (t *Tailer) scan(first bool) {
 	type unknownCand struct {
 		c    candidate
 		head string
-		ok   bool
 	}
 	var unknown []unknownCand
 	for _, c := range cands {
@@ -285,6 +288,10 @@ func (t *Tailer) scan(first bool) {
 		id := FileID{Dev: c.info.Dev, Ino: c.info.Ino, Head: head}
 		if off, ok := t.cp.Lookup(id); ok {
 			t.dropGhost(id)
+			if off == skipAll {
+				t.shadows[k] = &shadow{head: head, gen: t.ghostGen, seen: true}
+				continue
+			}
 			if !c.gz && off > c.info.Size {
 				t.m.truncations.Inc()
 				t.log.Warn("file shorter than its checkpoint: truncated while stopped, reading from 0", "path", c.real, "offset", off, "size", c.info.Size)
@@ -294,12 +301,13 @@ func (t *Tailer) scan(first bool) {
 			continue
 		}
 		if !c.live {
-			unknown = append(unknown, unknownCand{c: c, head: head, ok: true})
+			unknown = append(unknown, unknownCand{c: c, head: head})
 			continue
 		}
 		var start int64
 		if first && t.fresh && t.cfg.StartAt == StartEnd {
 			start = c.info.Size
+			t.cp.Ack(id, start) // the skip survives a restart before the first delivery
 		}
 		t.track(c, c.path, id, start)
 	}
@@ -335,12 +343,20 @@ func (t *Tailer) scan(first bool) {
 			sh.gen = t.ghostGen
 			continue
 		}
-		if !first && !t.matchTracked(u.head, k) {
-			// Rotated (maybe twice, maybe gzipped) before we ever saw it.
-			t.track(c, c.path, id, 0)
+		if t.matchTracked(u.head, k) {
+			t.shadows[k] = &shadow{head: u.head, gen: t.ghostGen, seen: true}
 			continue
 		}
-		t.shadows[k] = &shadow{head: u.head, gen: t.ghostGen, seen: true}
+		if first && t.fresh {
+			// A rotation from before the agent's first run: skipped, and the
+			// skip is recorded so a restart does not take it for new.
+			t.shadows[k] = &shadow{head: u.head, gen: t.ghostGen, seen: true}
+			t.cp.Ack(id, skipAll)
+			continue
+		}
+		// Rotated (maybe twice, maybe gzipped) before we ever saw it, or
+		// while the agent was stopped.
+		t.track(c, c.path, id, 0)
 	}
 }
 
@@ -466,7 +482,9 @@ func (t *Tailer) bookkeep() {
 	for k, sh := range t.shadows {
 		if !sh.seen {
 			delete(t.shadows, k)
+			continue
 		}
+		t.cp.touch(FileID{Dev: k.dev, Ino: k.ino, Head: sh.head}, now, t.touchEvery()) // keeps skip marks alive
 	}
 	gs := t.ghosts[:0]
 	for _, g := range t.ghosts {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -435,5 +436,37 @@ func TestTruncatedToSameSize(t *testing.T) {
 	h.expect("")
 	if n := h.counter(h.tl.m.truncations); n != 1 {
 		t.Errorf("truncations = %v", n)
+	}
+}
+
+// Rotations older than the first run are skipped, and stay skipped after a
+// restart; a rotation made while the agent was stopped is read.
+func TestRotationsAcrossRestart(t *testing.T) {
+	fsys := newMemFS()
+	cp, _ := OpenCheckpoints("")
+	kubeletFile(fsys)
+	fsys.append(pod+".1", "before the first run\n")
+	fsys.append(pod+".2", "also before\n")
+	fsys.gzip(pod+".2", pod+".2.gz")
+	fsys.append(pod, "live\n")
+	h := newHarness(t, fsys, cp, Config{})
+	ls := h.poll()
+	if lines(ls) != "live\n" {
+		t.Fatalf("first run got %q", lines(ls))
+	}
+	cp.Ack(ls[0].File, ls[0].Offset)
+
+	fsys.append(pod, "while stopped\n")
+	fsys.rename(pod, pod+".3")
+	fsys.append(pod+".4", "rotated while stopped\n")
+	fsys.append(pod, "new live\n")
+	h2 := newHarness(t, fsys, cp, Config{})
+	var got []string
+	for _, l := range h2.poll() {
+		got = append(got, string(l.Data))
+	}
+	sort.Strings(got)
+	if want := "[new live rotated while stopped while stopped]"; fmt.Sprint(got) != want {
+		t.Fatalf("after restart got %v, want %s (old rotations not re-read)", got, want)
 	}
 }
