@@ -13,7 +13,9 @@ import (
 
 // Checkpoints holds, per file identity, the offset the consumer has
 // acknowledged (everything before it was delivered). Only acknowledged
-// positions are ever persisted; the tailer's own read position is not.
+// positions are ever persisted — plus the tailer's deliberate skips
+// (start_at: end, rotations older than the first run) — never the tailer's
+// read position.
 // Safe for concurrent use: the tailer looks offsets up and touches
 // identities, the delivery side calls Ack and Flush.
 type Checkpoints struct {

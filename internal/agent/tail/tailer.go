@@ -70,6 +70,7 @@ type tracked struct {
 func (tr *tracked) readPos() int64 { return tr.off + int64(len(tr.partial)) }
 
 type shadow struct {
+	skip bool // a rotation older than the first run, not a copy of a tracked file
 	head string
 	gen  int // ghostGen when last compared
 	seen bool
@@ -269,7 +270,8 @@ func (t *Tailer) scan(first bool) {
 			t.update(tr, c)
 			continue
 		}
-		if !c.live && t.shadows[k] != nil {
+		if sh := t.shadows[k]; !c.live && sh != nil {
+			sh.seen = true
 			unknown = append(unknown, unknownCand{c: c})
 			continue
 		}
@@ -289,7 +291,7 @@ func (t *Tailer) scan(first bool) {
 		if off, ok := t.cp.Lookup(id); ok {
 			t.dropGhost(id)
 			if off == skipAll {
-				t.shadows[k] = &shadow{head: head, gen: t.ghostGen, seen: true}
+				t.shadows[k] = &shadow{skip: true, head: head, gen: t.ghostGen, seen: true}
 				continue
 			}
 			if !c.gz && off > c.info.Size {
@@ -312,12 +314,19 @@ func (t *Tailer) scan(first bool) {
 		t.track(c, c.path, id, start)
 	}
 
+	// A skipped rotation that left (compressed under a new inode) leaves a
+	// ghost now, before its .gz is looked at.
+	for k, sh := range t.shadows {
+		if !sh.seen && sh.skip {
+			delete(t.shadows, k)
+			t.addGhost(&ghost{id: FileID{Dev: k.dev, Ino: k.ino, Head: sh.head}, off: skipAll, size: -1, reason: reasonGone, born: t.now()})
+		}
+	}
 	for _, u := range unknown {
 		c := u.c
 		k := fileKey{c.info.Dev, c.info.Ino}
 		sh := t.shadows[k]
 		if sh != nil {
-			sh.seen = true
 			if sh.gen == t.ghostGen {
 				continue
 			}
@@ -327,9 +336,14 @@ func (t *Tailer) scan(first bool) {
 		if g := t.matchGhost(u.head); g != nil {
 			delete(t.shadows, k)
 			t.dropGhost(g.id)
-			if c.gz && g.size != g.off {
+			if c.gz && g.size != g.off && g.off != skipAll {
 				t.m.gzResumes.Inc()
 				t.log.Info("reading the remainder of a rotated file from its .gz", "path", c.real, "offset", g.off)
+			}
+			if g.off == skipAll {
+				t.shadows[k] = &shadow{skip: true, head: u.head, gen: t.ghostGen, seen: true}
+				t.cp.Ack(id, skipAll)
+				continue
 			}
 			t.track(c, g.path, id, g.off)
 			if c.gz && g.size >= 0 && g.off >= g.size {
@@ -350,7 +364,7 @@ func (t *Tailer) scan(first bool) {
 		if first && t.fresh {
 			// A rotation from before the agent's first run: skipped, and the
 			// skip is recorded so a restart does not take it for new.
-			t.shadows[k] = &shadow{head: u.head, gen: t.ghostGen, seen: true}
+			t.shadows[k] = &shadow{skip: true, head: u.head, gen: t.ghostGen, seen: true}
 			t.cp.Ack(id, skipAll)
 			continue
 		}
