@@ -54,6 +54,7 @@ func newRoot(env *Env) *cobra.Command {
 	root.AddCommand(
 		newServerCmd(env),
 		newUpCmd(env),
+		newAgentCmd(env),
 		newLogsCmd(env),
 		newConfigCmd(env),
 		newVersionCmd(env),

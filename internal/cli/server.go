@@ -55,7 +55,7 @@ func newServerCmd(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runServer(cmd, env, cfg, false)
+			return runServer(cmd, env, cfg)
 		},
 	}
 	f.register(cmd)
@@ -63,29 +63,32 @@ func newServerCmd(env *Env) *cobra.Command {
 }
 
 // runServer runs a server until the command's context ends (SIGINT/SIGTERM).
-func runServer(cmd *cobra.Command, env *Env, cfg config.Config, banner bool) error {
+func runServer(cmd *cobra.Command, env *Env, cfg config.Config) error {
 	log := newLogger(env.Stderr, cfg.Log)
 	srv, err := server.New(cfg.Server, server.Options{Logger: log, Version: Version})
 	if err != nil {
 		return err
 	}
-	if banner {
-		printBanner(env, cfg, srv.Addr().String())
-	}
 	return srv.Run(cmd.Context())
 }
 
-func printBanner(env *Env, cfg config.Config, addr string) {
-	fmt.Fprintf(env.Stdout, `kinsight is running on http://%[1]s (data in %[2]s). Try:
+// printBanner is what `kinsight up` prints once the server and the agent run.
+func printBanner(env *Env, cfg config.Config, addr, hostGroup, appGroup string) {
+	fmt.Fprintf(env.Stdout, `kinsight is running on http://%[1]s (data in %[2]s),
+with an agent shipping this machine's host logs to it. Try:
+
+  kinsight logs tail %[3]s -f --endpoint http://%[1]s
+
+Container logs (when /var/log/containers exists) go to %[4]s.
+Send your own with the AWS CLI:
 
   aws logs create-log-group --log-group-name demo --endpoint-url http://%[1]s
   aws logs create-log-stream --log-group-name demo --log-stream-name s1 --endpoint-url http://%[1]s
   aws logs put-log-events --log-group-name demo --log-stream-name s1 \
       --log-events timestamp=$(date +%%s000),message=hello --endpoint-url http://%[1]s
-  kinsight logs tail demo -f --endpoint http://%[1]s
 
 (with no access keys configured, any AWS credentials are accepted on loopback;
  the AWS CLI still needs some: export AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_REGION=us-east-1)
 Press Ctrl-C to stop.
-`, addr, cfg.Server.DataDir)
+`, addr, cfg.Server.DataDir, hostGroup, appGroup)
 }

@@ -19,6 +19,8 @@ import (
 type Config struct {
 	// Server configures `kinsight server` (and the server half of `kinsight up`).
 	Server Server `yaml:"server"`
+	// Agent configures `kinsight agent` (and the agent half of `kinsight up`).
+	Agent Agent `yaml:"agent"`
 	// Log configures kinsight's own diagnostic logging.
 	Log Log `yaml:"log"`
 }
@@ -35,13 +37,14 @@ type Log struct {
 func Default() Config {
 	return Config{
 		Server: DefaultServer(),
+		Agent:  DefaultAgent(),
 		Log:    Log{Level: "info", Format: "text"},
 	}
 }
 
 // Validate checks every section and joins all problems found.
 func (c *Config) Validate() error {
-	return errors.Join(c.Server.Validate("server"), c.Log.Validate("log"))
+	return errors.Join(c.Server.Validate("server"), c.Agent.Validate("agent"), c.Log.Validate("log"))
 }
 
 // Validate checks the log section.

@@ -1,0 +1,172 @@
+package pipeline
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"github.com/kinsight/kinsight/internal/agent/output/cloudwatch"
+	"github.com/kinsight/kinsight/internal/agent/tail"
+)
+
+// The buffer stores opaque bytes; these are their encodings. Both are
+// sequences of uvarints and length-prefixed strings, versioned by a first byte.
+//
+//	payload: 1, group, stream, n, n × (timestamp zigzag varint, message)
+//	token:   1, n, n × (dev, ino, head, offset)
+
+const codecVersion = 1
+
+var errCorrupt = errors.New("pipeline: corrupt buffer item")
+
+// position is a (file, offset) a payload covers.
+type position struct {
+	File   tail.FileID
+	Offset int64
+}
+
+type payload struct {
+	Group, Stream string
+	Events        []cloudwatch.Event
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func encodePayload(p payload) []byte {
+	n := 16 + len(p.Group) + len(p.Stream)
+	for _, e := range p.Events {
+		n += 16 + len(e.Message)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, codecVersion)
+	b = appendString(b, p.Group)
+	b = appendString(b, p.Stream)
+	b = binary.AppendUvarint(b, uint64(len(p.Events)))
+	for _, e := range p.Events {
+		b = binary.AppendVarint(b, e.Timestamp)
+		b = appendString(b, e.Message)
+	}
+	return b
+}
+
+func encodeToken(ps []position) []byte {
+	var b []byte
+	b = append(b, codecVersion)
+	b = binary.AppendUvarint(b, uint64(len(ps)))
+	for _, p := range ps {
+		b = binary.AppendUvarint(b, p.File.Dev)
+		b = binary.AppendUvarint(b, p.File.Ino)
+		b = appendString(b, p.File.Head)
+		b = binary.AppendVarint(b, p.Offset)
+	}
+	return b
+}
+
+// reader decodes; the first error sticks.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errCorrupt
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = errCorrupt
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) str() string {
+	n := r.uvarint()
+	if r.err != nil {
+		return ""
+	}
+	if n > uint64(len(r.b)) {
+		r.err = errCorrupt
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+// count reads a count and checks it against the bytes left, each element
+// taking at least min bytes, so corrupt input cannot make a huge allocation.
+func (r *reader) count(min int) int {
+	n := r.uvarint()
+	if r.err == nil && n > uint64(len(r.b)/min) {
+		r.err = errCorrupt
+	}
+	return int(n)
+}
+
+func (r *reader) version() {
+	if len(r.b) == 0 || r.b[0] != codecVersion {
+		r.err = errCorrupt
+		return
+	}
+	r.b = r.b[1:]
+}
+
+func (r *reader) done() error {
+	if r.err == nil && len(r.b) != 0 {
+		r.err = errCorrupt
+	}
+	return r.err
+}
+
+func decodePayload(b []byte) (payload, error) {
+	r := reader{b: b}
+	r.version()
+	var p payload
+	p.Group = r.str()
+	p.Stream = r.str()
+	n := r.count(2)
+	if r.err == nil {
+		p.Events = make([]cloudwatch.Event, 0, n)
+	}
+	for i := 0; i < n && r.err == nil; i++ {
+		ts := r.varint()
+		p.Events = append(p.Events, cloudwatch.Event{Timestamp: ts, Message: r.str()})
+	}
+	return p, r.done()
+}
+
+func decodeToken(b []byte) ([]position, error) {
+	r := reader{b: b}
+	r.version()
+	n := r.count(4)
+	var ps []position
+	if r.err == nil {
+		ps = make([]position, 0, n)
+	}
+	for i := 0; i < n && r.err == nil; i++ {
+		var p position
+		p.File.Dev = r.uvarint()
+		p.File.Ino = r.uvarint()
+		p.File.Head = r.str()
+		p.Offset = r.varint()
+		ps = append(ps, p)
+	}
+	return ps, r.done()
+}
