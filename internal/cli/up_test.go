@@ -47,7 +47,7 @@ func TestUpServesAndShipsHostLogs(t *testing.T) {
 	}
 	cfgFile := filepath.Join(dir, "kinsight.yaml")
 	cfg := "agent:\n  cluster_name: uptest\n  host_name: node\n  container_logs: " + filepath.Join(dir, "containers", "*.log") +
-		"\n  host_logs: [" + hostLog + "]\nserver:\n  shutdown_timeout: 3s\n  logs:\n    min_free_disk_bytes: 0\n"
+		"\n  host_logs: [" + hostLog + "]\nserver:\n  shutdown_timeout: 10s\n  logs:\n    min_free_disk_bytes: 0\n"
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -116,5 +116,13 @@ func TestUpServesAndShipsHostLogs(t *testing.T) {
 	// The agent saved its checkpoints in the server's data dir.
 	if _, err := os.Stat(filepath.Join(dir, "data", "agent", "checkpoints")); err != nil {
 		t.Errorf("agent checkpoints: %v", err)
+	}
+}
+
+func TestAgentRejectsBadConfig(t *testing.T) {
+	var out, errOut syncBuffer
+	code := Run(t.Context(), []string{"agent", "--config", "../config/testdata/agent.bad.yaml"}, func(string) string { return "" }, nil, &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "agent.output.compression") {
+		t.Fatalf("code %d, stderr:\n%s", code, errOut.String())
 	}
 }
