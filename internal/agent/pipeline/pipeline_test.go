@@ -25,9 +25,11 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // startServer runs a real kinsight server on a loopback port and returns
 // its address.
-func startServer(t *testing.T) string {
+func startServer(t *testing.T) string { return startServerAt(t, "127.0.0.1:0") }
+
+func startServerAt(t *testing.T, addr string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,5 +286,37 @@ func TestHostLogsAndExclusion(t *testing.T) {
 	// The excluded file's lines count as done: a restart does not read them.
 	if r.p.cp.Len() < 2 {
 		t.Fatalf("checkpoints hold %d files, want the host log and the excluded one", r.p.cp.Len())
+	}
+}
+
+// TestServerDownAtFirst starts the agent before its server: sends fail and
+// are retried, and once the server is up every line arrives exactly once.
+func TestServerDownAtFirst(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	logDir, dataDir := t.TempDir(), t.TempDir()
+	if err := os.MkdirAll(filepath.Join(logDir, "host"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	syslog := filepath.Join(logDir, "host", "syslog")
+	var want []string
+	for i := range 20 {
+		want = append(want, fmt.Sprintf("host line %d", i))
+	}
+	appendFile(t, syslog, want[:10]...)
+	r := start(t, addr, logDir, dataDir)
+	time.Sleep(300 * time.Millisecond) // a few failed sends
+	appendFile(t, syslog, want[10:]...)
+	startServerAt(t, addr)
+	got := waitEvents(t, r.p.Output().Client(), "/aws/containerinsights/test/host", "node-1.syslog", len(want))
+	if err := r.stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events = %q, want %q", got, want)
 	}
 }
