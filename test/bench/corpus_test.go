@@ -269,7 +269,7 @@ func FuzzAppendJSONString(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		if !utf8.ValidString(s) {
-			t.Skip()
+			return // the generator only ever encodes valid UTF-8 (loghub lines)
 		}
 		enc := appendJSONString(nil, s)
 		var got string
