@@ -2,7 +2,8 @@ package cwlogs
 
 import (
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/kinsight/kinsight/internal/jsonx"
 )
 
 // The answers that carry events (GetLogEvents, FilterLogEvents) are most
@@ -22,70 +23,6 @@ var (
 	_ jsonAppender = filterLogEventsOutput{}
 )
 
-const hexDigits = "0123456789abcdef"
-
-// jsonSafe marks the ASCII bytes that need no escape.
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// appendJSONString appends s as a JSON string the way encoding/json does
-// without HTML escaping: control characters escaped, invalid UTF-8 as
-// \ufffd, U+2028 and U+2029 escaped.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
 func (o getLogEventsOutput) appendJSON(b []byte) []byte {
 	b = append(b, `{"events":`...)
 	if o.Events == nil {
@@ -99,7 +36,7 @@ func (o getLogEventsOutput) appendJSON(b []byte) []byte {
 			b = append(b, `{"timestamp":`...)
 			b = strconv.AppendInt(b, e.Timestamp, 10)
 			b = append(b, `,"message":`...)
-			b = appendJSONString(b, e.Message)
+			b = jsonx.AppendString(b, e.Message)
 			b = append(b, `,"ingestionTime":`...)
 			b = strconv.AppendInt(b, e.IngestionTime, 10)
 			b = append(b, '}')
@@ -107,9 +44,9 @@ func (o getLogEventsOutput) appendJSON(b []byte) []byte {
 		b = append(b, ']')
 	}
 	b = append(b, `,"nextForwardToken":`...)
-	b = appendJSONString(b, o.NextForwardToken)
+	b = jsonx.AppendString(b, o.NextForwardToken)
 	b = append(b, `,"nextBackwardToken":`...)
-	b = appendJSONString(b, o.NextBackwardToken)
+	b = jsonx.AppendString(b, o.NextBackwardToken)
 	return append(b, '}')
 }
 
@@ -124,15 +61,15 @@ func (o filterLogEventsOutput) appendJSON(b []byte) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `{"logStreamName":`...)
-			b = appendJSONString(b, e.LogStreamName)
+			b = jsonx.AppendString(b, e.LogStreamName)
 			b = append(b, `,"timestamp":`...)
 			b = strconv.AppendInt(b, e.Timestamp, 10)
 			b = append(b, `,"message":`...)
-			b = appendJSONString(b, e.Message)
+			b = jsonx.AppendString(b, e.Message)
 			b = append(b, `,"ingestionTime":`...)
 			b = strconv.AppendInt(b, e.IngestionTime, 10)
 			b = append(b, `,"eventId":`...)
-			b = appendJSONString(b, e.EventID)
+			b = jsonx.AppendString(b, e.EventID)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -147,7 +84,7 @@ func (o filterLogEventsOutput) appendJSON(b []byte) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `{"logStreamName":`...)
-			b = appendJSONString(b, s.LogStreamName)
+			b = jsonx.AppendString(b, s.LogStreamName)
 			b = append(b, `,"searchedCompletely":`...)
 			b = strconv.AppendBool(b, s.SearchedCompletely)
 			b = append(b, '}')
@@ -156,7 +93,7 @@ func (o filterLogEventsOutput) appendJSON(b []byte) []byte {
 	}
 	if o.NextToken != "" {
 		b = append(b, `,"nextToken":`...)
-		b = appendJSONString(b, o.NextToken)
+		b = jsonx.AppendString(b, o.NextToken)
 	}
 	return append(b, '}')
 }
