@@ -39,4 +39,12 @@
 //     over-long messages (truncated to MaxMessageBytes, reason="truncated"),
 //     lines too long to decode at all (reason="line_too_long", skipped) are
 //     counted and logged.
+//
+// # Limits
+//
+// Units are matched as journalctl -u matches them: besides the unit's own
+// entries (_SYSTEMD_UNIT) that includes systemd's messages about the unit
+// ("Started kubelet.service"), whose Entry.Unit is the sender, init.scope.
+// Lines too long to decode are skipped (counted), so a single message
+// larger than about 5×MaxMessageBytes+1 MiB is lost, not truncated.
 package journal

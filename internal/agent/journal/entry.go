@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,44 +31,55 @@ var errNoCursor = errors.New("entry has no __CURSOR")
 // parseEntry decodes one line of `journalctl -o json`. It reports whether
 // the message was truncated to maxMsg bytes.
 func parseEntry(line []byte, maxMsg int) (Entry, bool, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(line, &fields); err != nil {
+	// Decoding into named fields (not a map) skips every other field
+	// without allocating for it. Journal field names are upper case by
+	// rule, so encoding/json's case-insensitive matching changes nothing.
+	var raw struct {
+		Cursor   json.RawMessage `json:"__CURSOR"`
+		Realtime json.RawMessage `json:"__REALTIME_TIMESTAMP"`
+		Unit     json.RawMessage `json:"_SYSTEMD_UNIT"`
+		Ident    json.RawMessage `json:"SYSLOG_IDENTIFIER"`
+		Message  json.RawMessage `json:"MESSAGE"`
+		Priority json.RawMessage `json:"PRIORITY"`
+		Host     json.RawMessage `json:"_HOSTNAME"`
+		PID      json.RawMessage `json:"_PID"`
+	}
+	if err := json.Unmarshal(line, &raw); err != nil {
 		return Entry{}, false, fmt.Errorf("decode journal entry: %w", err)
 	}
 	e := Entry{Priority: -1}
 	var err error
-	str := func(key string) string {
-		raw, ok := fields[key]
-		if !ok || err != nil {
+	str := func(key string, v json.RawMessage) string {
+		if len(v) == 0 || err != nil {
 			return ""
 		}
 		var b []byte
-		b, err = fieldValue(raw)
+		b, err = fieldValue(v)
 		if err != nil {
 			err = fmt.Errorf("field %s: %w", key, err)
 		}
 		return string(b)
 	}
-	e.Cursor = str("__CURSOR")
-	if ts := str("__REALTIME_TIMESTAMP"); ts != "" {
+	e.Cursor = str("__CURSOR", raw.Cursor)
+	if ts := str("__REALTIME_TIMESTAMP", raw.Realtime); ts != "" {
 		if us, perr := strconv.ParseInt(ts, 10, 64); perr == nil {
 			e.Time = time.UnixMicro(us)
 		}
 	}
-	e.Unit = str("_SYSTEMD_UNIT")
+	e.Unit = str("_SYSTEMD_UNIT", raw.Unit)
 	if e.Unit == "" {
-		e.Unit = str("SYSLOG_IDENTIFIER")
+		e.Unit = str("SYSLOG_IDENTIFIER", raw.Ident)
 	}
-	if p := str("PRIORITY"); p != "" {
+	if p := str("PRIORITY", raw.Priority); p != "" {
 		if n, perr := strconv.Atoi(p); perr == nil && n >= 0 && n <= 7 {
 			e.Priority = n
 		}
 	}
-	e.Host = str("_HOSTNAME")
-	e.PID = str("_PID")
+	e.Host = str("_HOSTNAME", raw.Host)
+	e.PID = str("_PID", raw.PID)
 	truncated := false
-	if raw, ok := fields["MESSAGE"]; ok && err == nil {
-		e.Message, err = fieldValue(raw)
+	if len(raw.Message) > 0 && err == nil {
+		e.Message, err = fieldValue(raw.Message)
 		if err != nil {
 			err = fmt.Errorf("field MESSAGE: %w", err)
 		}
@@ -101,6 +113,12 @@ func fieldValue(raw json.RawMessage) ([]byte, error) {
 		}
 		return nil, nil
 	case '"':
+		if len(raw) >= 2 && raw[len(raw)-1] == '"' && bytes.IndexByte(raw[1:len(raw)-1], '\\') < 0 {
+			// No escapes: the bytes between the quotes are the value (the
+			// whole line was validated by json.Unmarshal already, and raw
+			// is its own copy, not the read buffer).
+			return raw[1 : len(raw)-1], nil
+		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, err

@@ -381,3 +381,20 @@ func TestAckFlush(t *testing.T) {
 		t.Error("negative MaxMessageBytes accepted")
 	}
 }
+
+// TestLineTooLong: an entry too long to decode is skipped and counted, and
+// the input carries on with the next one.
+func TestLineTooLong(t *testing.T) {
+	j := newJournal(t)
+	j.write(unitEntry("kubelet.service", strings.Repeat("y", 1<<20+64)), unitEntry("kubelet.service", "after"))
+	r, _ := newReader(t, Config{Directory: j.dir(), MaxMessageBytes: 1}) // line limit 1 MiB + 5
+	ch, stop := run(t, r)
+	got := recv(t, ch, 1)
+	stop()
+	if string(got[0].Message) != "a" {
+		t.Fatalf("got %q, want the entry after the long one, truncated to 1 byte", got[0].Message)
+	}
+	if n := testutil.ToFloat64(r.m.errors.WithLabelValues("line_too_long")); n != 1 {
+		t.Errorf("line_too_long = %v, want 1", n)
+	}
+}
