@@ -18,15 +18,22 @@ build:
 	$(GO) build -o $(BIN) ./cmd/kinsight
 
 # Every test: formatting, vet, staticcheck, unit and end-to-end tests (which
-# run the real binary with the real AWS CLI).
-test: test-deps lint
+# run the real binary with the real AWS CLI, a real kube-apiserver and etcd,
+# and real journal files).
+test: test-deps lint tools
 	$(GO) test -count=1 -timeout 25m ./...
 
-# System packages and tool binaries the tests use.
+# System packages and tool binaries the tests use: the AWS CLI, and
+# systemd-journal-remote, which writes the journal files the agent's journal
+# input reads in tests (no journald runs in CI).
+APT_TEST_PKGS := /usr/bin/aws:awscli /lib/systemd/systemd-journal-remote:systemd-journal-remote
 test-deps: $(STATICCHECK)
-	@if [ ! -x /usr/bin/aws ]; then \
-		echo "installing awscli (Debian package)"; \
-		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli >/dev/null; \
+	@missing=""; for pair in $(APT_TEST_PKGS); do \
+		[ -x "$${pair%%:*}" ] || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing (Debian packages)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 $(STATICCHECK):

@@ -3,9 +3,16 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/kinsight/kinsight/internal/agent/cri"
 )
 
 // Agent configures `kinsight agent` (and the agent half of `kinsight up`):
@@ -16,6 +23,10 @@ type Agent struct {
 	// HostName fills {host} in host log stream names and kubernetes.host.
 	// Default: empty, meaning the machine's host name (os.Hostname).
 	HostName string `yaml:"host_name"`
+	// Listen is where the agent serves /metrics and /healthz; empty turns
+	// them off. `kinsight up` serves the agent's metrics on the server's
+	// /metrics instead. Default: 127.0.0.1:8471.
+	Listen string `yaml:"listen"`
 	// DataDir holds the checkpoints and the disk buffer. Default: empty,
 	// meaning ./kinsight-agent for `kinsight agent` and <server.data_dir>/agent
 	// for `kinsight up`.
@@ -38,6 +49,25 @@ type Agent struct {
 	IncludeContainers []string `yaml:"include_containers"`
 	// ExcludeContainers drops these container names. Default: none.
 	ExcludeContainers []string `yaml:"exclude_containers"`
+	// IncludePodLabels, when set, ships only container logs of pods
+	// matching this Kubernetes label selector ("app in (web,api),tier!=db").
+	// Needs kubernetes metadata. Default: empty (all).
+	IncludePodLabels string `yaml:"include_pod_labels"`
+	// ExcludePodLabels drops container logs of pods matching this selector
+	// (wins over include). Default: empty.
+	ExcludePodLabels string `yaml:"exclude_pod_labels"`
+	// Multiline joins application records spanning lines (stack traces).
+	Multiline AgentMultiline `yaml:"multiline"`
+	// MergeLog parses container log lines that are JSON objects and adds
+	// their fields to the record (Fluent Bit's Merge_Log). Default: true.
+	MergeLog bool `yaml:"merge_log"`
+	// MergeLogKey is the key the parsed fields go under; empty merges them
+	// at the record's top level. Default: log_processed (Container Insights).
+	MergeLogKey string `yaml:"merge_log_key"`
+	// Kubernetes adds pod metadata from the API server.
+	Kubernetes AgentKubernetes `yaml:"kubernetes"`
+	// Dataplane ships the node's Kubernetes components' logs.
+	Dataplane AgentDataplane `yaml:"dataplane"`
 	// Routes are the log group and stream name templates.
 	Routes AgentRoutes `yaml:"routes"`
 	// Buffer bounds the delivery buffer.
@@ -59,6 +89,59 @@ type AgentRoutes struct {
 	HostGroup string `yaml:"host_group"`
 	// HostStream default: {host}.{file}.
 	HostStream string `yaml:"host_stream"`
+	// DataplaneGroup receives journal and dataplane pods' logs.
+	// Default: /aws/containerinsights/{cluster}/dataplane.
+	DataplaneGroup string `yaml:"dataplane_group"`
+	// DataplaneStream default: {host}.{file} ({file} being the unit for
+	// journal entries).
+	DataplaneStream string `yaml:"dataplane_stream"`
+}
+
+// AgentMultiline joins multi-line records; off unless a preset or start
+// patterns are given.
+type AgentMultiline struct {
+	// Presets are java, python and go. Default: none.
+	Presets []string `yaml:"presets"`
+	// Start are regular expressions (RE2) matching a record's first line.
+	// Default: none.
+	Start []string `yaml:"start"`
+	// Continue are regular expressions of lines that never start a record.
+	// Default: none.
+	Continue []string `yaml:"continue"`
+}
+
+// AgentKubernetes configures pod metadata.
+type AgentKubernetes struct {
+	// Enabled is auto (when running in a pod or with kubeconfig set), true
+	// or false. Default: auto.
+	Enabled string `yaml:"enabled"`
+	// Kubeconfig is a kubeconfig file; empty means the in-cluster service
+	// account. Default: empty.
+	Kubeconfig string `yaml:"kubeconfig"`
+	// NodeName is the node whose pods are watched. Default: empty, meaning
+	// $NODE_NAME, else host_name.
+	NodeName string `yaml:"node_name"`
+	// Wait is how long records of a pod not yet known wait for its
+	// metadata before they go out with what the file name tells. Default: 2s.
+	Wait Duration `yaml:"wait"`
+	// Labels and Annotations add the pod's to records. Default: true.
+	Labels      bool `yaml:"labels"`
+	Annotations bool `yaml:"annotations"`
+}
+
+// AgentDataplane selects the Kubernetes components' logs.
+type AgentDataplane struct {
+	// JournalUnits are the systemd units read from the journal; empty turns
+	// the journal off. Default: kubelet, containerd, docker and kube-proxy
+	// (.service).
+	JournalUnits []string `yaml:"journal_units"`
+	// JournalDirectory is a journal directory; empty means the system's
+	// (read only when /var/log/journal or /run/log/journal exists).
+	// Default: empty.
+	JournalDirectory string `yaml:"journal_directory"`
+	// Pods are kube-system pod name prefixes whose container logs go to the
+	// dataplane group instead of application. Default: aws-node, kube-proxy.
+	Pods []string `yaml:"pods"`
 }
 
 // AgentBuffer bounds the agent's delivery buffer.
@@ -85,6 +168,11 @@ type AgentOutput struct {
 	SecretAccessKey string `yaml:"secret_access_key"`
 	// Compression is auto, gzip, zstd or none. Default: auto.
 	Compression string `yaml:"compression"`
+	// Type is cloudwatch, stdout or file (the last two write one JSON line
+	// per event, for debugging). Default: cloudwatch.
+	Type string `yaml:"type"`
+	// Path is the file of type file. Default: empty.
+	Path string `yaml:"path"`
 }
 
 // DefaultHostLogs are the host log files of Debian and RHEL family systems.
@@ -99,16 +187,28 @@ func DefaultHostLogs() []string {
 func DefaultAgent() Agent {
 	return Agent{
 		ClusterName:   "kinsight",
+		Listen:        "127.0.0.1:8471",
 		ContainerLogs: "/var/log/containers/*.log",
 		HostLogs:      DefaultHostLogs(),
+		MergeLog:      true,
+		MergeLogKey:   "log_processed",
+		Kubernetes: AgentKubernetes{
+			Enabled: "auto", Wait: Duration(2 * time.Second), Labels: true, Annotations: true,
+		},
+		Dataplane: AgentDataplane{
+			JournalUnits: []string{"kubelet.service", "containerd.service", "docker.service", "kube-proxy.service"},
+			Pods:         []string{"aws-node", "kube-proxy"},
+		},
 		Routes: AgentRoutes{
 			ApplicationGroup:  "/aws/containerinsights/{cluster}/application",
 			ApplicationStream: "{file}",
 			HostGroup:         "/aws/containerinsights/{cluster}/host",
 			HostStream:        "{host}.{file}",
+			DataplaneGroup:    "/aws/containerinsights/{cluster}/dataplane",
+			DataplaneStream:   "{host}.{file}",
 		},
 		Buffer: AgentBuffer{MemoryBytes: 16 << 20, DiskBytes: 1 << 30},
-		Output: AgentOutput{Compression: "auto"},
+		Output: AgentOutput{Compression: "auto", Type: "cloudwatch"},
 	}
 }
 
@@ -140,10 +240,41 @@ func (a *Agent) Validate(key string) error {
 	for name, v := range map[string]string{
 		"routes.application_group": a.Routes.ApplicationGroup, "routes.application_stream": a.Routes.ApplicationStream,
 		"routes.host_group": a.Routes.HostGroup, "routes.host_stream": a.Routes.HostStream,
+		"routes.dataplane_group": a.Routes.DataplaneGroup, "routes.dataplane_stream": a.Routes.DataplaneStream,
 	} {
 		if v == "" {
 			bad("%s must not be empty", name)
 		}
+	}
+	if a.Listen != "" {
+		if _, _, err := net.SplitHostPort(a.Listen); err != nil {
+			bad("listen must be host:port (got %q)", a.Listen)
+		}
+	}
+	for name, sel := range map[string]string{"include_pod_labels": a.IncludePodLabels, "exclude_pod_labels": a.ExcludePodLabels} {
+		if _, err := labels.Parse(sel); err != nil {
+			bad("%s is not a label selector: %v", name, err)
+		}
+	}
+	for i, p := range a.Multiline.Presets {
+		if _, err := cri.MultilinePreset(p); err != nil {
+			bad("multiline.presets[%d]: %v", i, err)
+		}
+	}
+	for name, pats := range map[string][]string{"start": a.Multiline.Start, "continue": a.Multiline.Continue} {
+		for i, p := range pats {
+			if _, err := regexp.Compile(p); err != nil {
+				bad("multiline.%s[%d]: %v", name, i, err)
+			}
+		}
+	}
+	switch a.Kubernetes.Enabled {
+	case "auto", "true", "false":
+	default:
+		bad("kubernetes.enabled must be auto, true or false (got %q)", a.Kubernetes.Enabled)
+	}
+	if a.Kubernetes.Wait < 0 || time.Duration(a.Kubernetes.Wait) > time.Minute {
+		bad("kubernetes.wait must be between 0 and 1m (got %s)", time.Duration(a.Kubernetes.Wait))
 	}
 	if a.Buffer.MemoryBytes < 64<<10 {
 		bad("buffer.memory_bytes must be at least 64KiB (got %d)", a.Buffer.MemoryBytes)
@@ -159,6 +290,15 @@ func (a *Agent) Validate(key string) error {
 	}
 	if (o.AccessKeyID == "") != (o.SecretAccessKey == "") {
 		bad("output.access_key_id and output.secret_access_key: set both or neither")
+	}
+	switch o.Type {
+	case "cloudwatch", "stdout":
+	case "file":
+		if o.Path == "" {
+			bad("output.path is required with output.type file")
+		}
+	default:
+		bad("output.type must be cloudwatch, stdout or file (got %q)", o.Type)
 	}
 	switch o.Compression {
 	case "auto", "gzip", "zstd", "none":

@@ -100,6 +100,10 @@ func New(cfg config.Server, opts Options) (*Server, error) {
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
+// Registry holds the server's metrics, served at /metrics; `kinsight up`
+// registers its agent's there too.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
 // LogStore is the server's log store.
 func (s *Server) LogStore() *logstore.Store { return s.logs }
 

@@ -180,9 +180,24 @@ func (r *Reader) args(cursor string) []string {
 		}
 	}
 	for _, u := range r.cfg.Units {
-		a = append(a, "-u", u)
+		a = append(a, unitMatch(u)...)
 	}
 	return a
+}
+
+// unitMatch selects one unit's own entries. A plain name becomes the match
+// _SYSTEMD_UNIT=name (".service" added when there is no suffix), as Fluent
+// Bit's systemd input filters: -u would also select systemd's messages
+// about the unit ("Started kubelet.service"), sent by init.scope. Globs
+// keep journalctl's -u, which expands them.
+func unitMatch(u string) []string {
+	if strings.ContainsAny(u, "*?[") {
+		return []string{"-u", u}
+	}
+	if !strings.Contains(u, ".") {
+		u += ".service"
+	}
+	return []string{"_SYSTEMD_UNIT=" + u}
 }
 
 // runOnce runs journalctl until it exits or ctx is done, and returns the

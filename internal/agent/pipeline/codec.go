@@ -12,9 +12,13 @@ import (
 // sequences of uvarints and length-prefixed strings, versioned by a first byte.
 //
 //	payload: 1, group, stream, n, n × (timestamp zigzag varint, message)
-//	token:   1, n, n × (dev, ino, head, offset)
+//	token:   2, n, n × (dev, ino, head, offset), journal cursor
+//	         (version 1, still read from old disk buffers, had no cursor)
 
-const codecVersion = 1
+const (
+	codecVersion = 1
+	tokenVersion = 2
+)
 
 var errCorrupt = errors.New("pipeline: corrupt buffer item")
 
@@ -51,17 +55,24 @@ func encodePayload(p payload) []byte {
 	return b
 }
 
-func encodeToken(ps []position) []byte {
+// token is what a payload covers: file positions and, for journal entries,
+// the cursor of the newest entry in it or in any payload pushed before it.
+type token struct {
+	Positions []position
+	Cursor    string
+}
+
+func encodeToken(t token) []byte {
 	var b []byte
-	b = append(b, codecVersion)
-	b = binary.AppendUvarint(b, uint64(len(ps)))
-	for _, p := range ps {
+	b = append(b, tokenVersion)
+	b = binary.AppendUvarint(b, uint64(len(t.Positions)))
+	for _, p := range t.Positions {
 		b = binary.AppendUvarint(b, p.File.Dev)
 		b = binary.AppendUvarint(b, p.File.Ino)
 		b = appendString(b, p.File.Head)
 		b = binary.AppendVarint(b, p.Offset)
 	}
-	return b
+	return appendString(b, t.Cursor)
 }
 
 // reader decodes; the first error sticks.
@@ -152,9 +163,16 @@ func decodePayload(b []byte) (payload, error) {
 	return p, r.done()
 }
 
-func decodeToken(b []byte) ([]position, error) {
+func decodeToken(b []byte) (token, error) {
 	r := reader{b: b}
-	r.version()
+	v := byte(0)
+	if len(b) > 0 {
+		v = b[0]
+		r.b = b[1:]
+	}
+	if v != 1 && v != tokenVersion {
+		return token{}, errCorrupt
+	}
 	n := r.count(4)
 	var ps []position
 	if r.err == nil {
@@ -168,5 +186,9 @@ func decodeToken(b []byte) ([]position, error) {
 		p.Offset = r.varint()
 		ps = append(ps, p)
 	}
-	return ps, r.done()
+	t := token{Positions: ps}
+	if v == tokenVersion {
+		t.Cursor = r.str()
+	}
+	return t, r.done()
 }

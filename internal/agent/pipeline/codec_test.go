@@ -12,15 +12,15 @@ func TestCodecRoundTrip(t *testing.T) {
 	tests := []struct {
 		name string
 		pl   payload
-		pos  []position
+		tok  token
 	}{
-		{"empty", payload{Group: "g", Stream: "s", Events: []cloudwatch.Event{}}, []position{}},
+		{"empty", payload{Group: "g", Stream: "s", Events: []cloudwatch.Event{}}, token{Positions: []position{}}},
 		{"events", payload{Group: "/aws/x", Stream: "node.syslog", Events: []cloudwatch.Event{
 			{Timestamp: 1, Message: "a"}, {Timestamp: -5, Message: ""}, {Timestamp: 1 << 50, Message: "\xff\x00é"},
-		}}, []position{
+		}}, token{Positions: []position{
 			{File: tail.FileID{Dev: 1, Ino: 2, Head: "head\x00\xff"}, Offset: 99},
 			{File: tail.FileID{Dev: 1 << 60, Ino: 0, Head: ""}, Offset: 0},
-		}},
+		}, Cursor: "s=abc;i=1f"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -28,13 +28,17 @@ func TestCodecRoundTrip(t *testing.T) {
 			if err != nil || !reflect.DeepEqual(pl, tt.pl) {
 				t.Fatalf("payload = %+v, %v; want %+v", pl, err, tt.pl)
 			}
-			ps, err := decodeToken(encodeToken(tt.pos))
-			if err != nil || !reflect.DeepEqual(ps, tt.pos) {
-				t.Fatalf("token = %+v, %v; want %+v", ps, err, tt.pos)
+			tok, err := decodeToken(encodeToken(tt.tok))
+			if err != nil || !reflect.DeepEqual(tok, tt.tok) {
+				t.Fatalf("token = %+v, %v; want %+v", tok, err, tt.tok)
 			}
 		})
 	}
-	for _, bad := range [][]byte{nil, {2}, {1}, {1, 5, 'a'}, append(encodeToken([]position{{Offset: 1}}), 0)} {
+	// A version 1 token (no cursor) from an older agent's disk buffer.
+	if tok, err := decodeToken([]byte{1, 1, 3, 4, 1, 'h', 14}); err != nil || len(tok.Positions) != 1 || tok.Positions[0].Offset != 7 || tok.Cursor != "" {
+		t.Fatalf("version 1 token = %+v, %v", tok, err)
+	}
+	for _, bad := range [][]byte{nil, {2}, {1}, {1, 5, 'a'}, {3, 0, 0}, append(encodeToken(token{Positions: []position{{Offset: 1}}}), 0)} {
 		if _, err := decodeToken(bad); err == nil {
 			t.Errorf("decodeToken(%q) succeeded", bad)
 		}
@@ -48,7 +52,7 @@ func TestCodecRoundTrip(t *testing.T) {
 // without bound, and that what decodes re-encodes to the same bytes.
 func FuzzDecode(f *testing.F) {
 	f.Add(encodePayload(payload{Group: "g", Stream: "s", Events: []cloudwatch.Event{{Timestamp: 3, Message: "m"}}}))
-	f.Add(encodeToken([]position{{File: tail.FileID{Dev: 1, Ino: 2, Head: "h"}, Offset: 7}}))
+	f.Add(encodeToken(token{Positions: []position{{File: tail.FileID{Dev: 1, Ino: 2, Head: "h"}, Offset: 7}}, Cursor: "c"}))
 	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if pl, err := decodePayload(b); err == nil {
@@ -60,8 +64,8 @@ func FuzzDecode(f *testing.F) {
 				}
 			}
 		}
-		if ps, err := decodeToken(b); err == nil {
-			if again, err := decodeToken(encodeToken(ps)); err != nil || !reflect.DeepEqual(again, ps) {
+		if tok, err := decodeToken(b); err == nil {
+			if again, err := decodeToken(encodeToken(tok)); err != nil || !reflect.DeepEqual(again, tok) {
 				t.Fatalf("token does not round-trip: %v", err)
 			}
 		}

@@ -1,17 +1,41 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/kinsight/kinsight/internal/agent/buffer"
+	"github.com/kinsight/kinsight/internal/agent/cri"
+	"github.com/kinsight/kinsight/internal/agent/journal"
+	"github.com/kinsight/kinsight/internal/agent/kube"
 	"github.com/kinsight/kinsight/internal/agent/output/cloudwatch"
 	"github.com/kinsight/kinsight/internal/agent/tail"
 )
+
+// Sender delivers events of one stream, in chronological order; nil means
+// every event was acknowledged. *cloudwatch.Output is the real one;
+// a *cloudwatch.SendError tells how many leading events got through.
+type Sender interface {
+	Send(ctx context.Context, group, stream string, events []cloudwatch.Event) error
+}
+
+// Pods looks pod metadata up by namespace and name; *kube.Watcher is one.
+type Pods interface {
+	Pod(namespace, name string) (*kube.Pod, bool)
+}
+
+// Journal is the dataplane journal input; *journal.Reader is one.
+type Journal interface {
+	Run(ctx context.Context, out chan<- journal.Entry) error
+	Ack(cursor string)
+	Flush() error
+}
 
 // Config is everything the pipeline needs. Zero durations mean their defaults.
 type Config struct {
@@ -31,8 +55,27 @@ type Config struct {
 	Filter Filter
 	// Buffer bounds the delivery buffer (it lives in DataDir/buffer).
 	Buffer buffer.Config
-	// Output is where the logs go.
+	// Output is where the logs go, unless Sender is set.
 	Output cloudwatch.Config
+	// Sender, when set, replaces the CloudWatch output (stdout, file).
+	Sender Sender
+	// Pods adds Kubernetes metadata to container records; nil means what
+	// the file name tells only.
+	Pods Pods
+	// PodWait is how long records of a pod Pods does not know yet are held
+	// before they go out with the file name's metadata. Default 2s.
+	PodWait time.Duration
+	// PodLabels and PodAnnotations add the pod's labels and annotations.
+	PodLabels, PodAnnotations bool
+	// MergeLog parses container messages that are JSON objects into the
+	// record (Fluent Bit's Merge_Log), under MergeLogKey or, when that is
+	// empty, at the top level.
+	MergeLog    bool
+	MergeLogKey string
+	// Multiline joins container records spanning lines; nil turns it off.
+	Multiline *cri.Multiline
+	// Journal, when set, ships journal entries to the dataplane group.
+	Journal Journal
 	// PollInterval is the tailer's. Default 250ms.
 	PollInterval time.Duration
 	// BatchWait is how long a batch collects records before it is pushed.
@@ -64,6 +107,12 @@ type Routes struct {
 	HostGroup string
 	// HostStream default {host}.{file}.
 	HostStream string
+	// DataplaneGroup receives journal entries and the dataplane pods'
+	// container logs. Default /aws/containerinsights/{cluster}/dataplane.
+	DataplaneGroup string
+	// DataplaneStream default {host}.{file}, {file} being the unit for
+	// journal entries.
+	DataplaneStream string
 }
 
 // DefaultRoutes are Container Insights' names.
@@ -73,16 +122,27 @@ func DefaultRoutes() Routes {
 		ApplicationStream: "{file}",
 		HostGroup:         "/aws/containerinsights/{cluster}/host",
 		HostStream:        "{host}.{file}",
+		DataplaneGroup:    "/aws/containerinsights/{cluster}/dataplane",
+		DataplaneStream:   "{host}.{file}",
 	}
 }
 
-// Filter selects container logs by namespace and container name. An empty
-// include list includes everything; exclude wins over include.
+// Filter selects container logs by namespace, container name and pod
+// labels. An empty include list includes everything; exclude wins over
+// include. Label selectors need Pods; a pod still unknown after PodWait
+// matches no include selector and no exclude selector.
 type Filter struct {
 	IncludeNamespaces []string
 	ExcludeNamespaces []string
 	IncludeContainers []string
 	ExcludeContainers []string
+	// IncludePodLabels and ExcludePodLabels are label selectors; nil or
+	// empty selects nothing to filter.
+	IncludePodLabels labels.Selector
+	ExcludePodLabels labels.Selector
+	// DataplanePods are kube-system pod name prefixes whose container logs
+	// go to the dataplane group instead of the application group.
+	DataplanePods []string
 }
 
 func (c *Config) setDefaults() {
@@ -94,6 +154,7 @@ func (c *Config) setDefaults() {
 	}{
 		{&r.ApplicationGroup, d.ApplicationGroup}, {&r.ApplicationStream, d.ApplicationStream},
 		{&r.HostGroup, d.HostGroup}, {&r.HostStream, d.HostStream},
+		{&r.DataplaneGroup, d.DataplaneGroup}, {&r.DataplaneStream, d.DataplaneStream},
 	} {
 		if *p.v == "" {
 			*p.v = p.d
@@ -107,6 +168,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.CheckpointInterval <= 0 {
 		c.CheckpointInterval = time.Second
+	}
+	if c.PodWait <= 0 {
+		c.PodWait = 2 * time.Second
 	}
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = 5 * time.Second
@@ -124,14 +188,22 @@ func (c *Config) validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("pipeline: DataDir is required"))
 	}
-	if len(c.ContainerLogs)+len(c.HostLogs) == 0 {
-		errs = append(errs, errors.New("pipeline: no ContainerLogs or HostLogs globs"))
+	if len(c.ContainerLogs)+len(c.HostLogs) == 0 && c.Journal == nil {
+		errs = append(errs, errors.New("pipeline: no ContainerLogs or HostLogs globs and no Journal"))
 	}
 	if c.ClusterName == "" {
 		errs = append(errs, errors.New("pipeline: ClusterName is required"))
 	}
 	if c.HostName == "" {
 		errs = append(errs, errors.New("pipeline: HostName is required"))
+	}
+	if c.Multiline != nil {
+		if err := (cri.Options{Multiline: c.Multiline}).Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("pipeline: %w", err))
+		}
+	}
+	if c.Sender != nil {
+		return errors.Join(errs...)
 	}
 	if err := c.Output.Validate("output"); err != nil {
 		errs = append(errs, fmt.Errorf("pipeline: %w", err))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kinsight/kinsight/internal/agent/buffer"
 	"github.com/kinsight/kinsight/internal/agent/cri"
+	"github.com/kinsight/kinsight/internal/agent/journal"
 	"github.com/kinsight/kinsight/internal/agent/output/cloudwatch"
 	"github.com/kinsight/kinsight/internal/agent/tail"
 )
@@ -36,9 +37,11 @@ type Pipeline struct {
 	log    *slog.Logger
 	cp     *tail.Checkpoints
 	buf    *buffer.Buffer
-	out    *cloudwatch.Output
+	out    Sender
+	cw     *cloudwatch.Output // out, when it is the CloudWatch output
 	tailer *tail.Tailer
 	router router
+	m      *metrics
 }
 
 // New opens the checkpoints and the buffer in cfg.DataDir and builds the
@@ -63,26 +66,42 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 		Include:      append(slices.Clone(cfg.ContainerLogs), cfg.HostLogs...),
 		PollInterval: cfg.PollInterval,
 	}
-	tl, err := tail.New(tcfg, cfg.FS, cp, cfg.Logger.With("component", "tail"), reg)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline: tail: %w", err)
+	var tl *tail.Tailer // nil when only the journal is read
+	if len(tcfg.Include) > 0 {
+		tl, err = tail.New(tcfg, cfg.FS, cp, cfg.Logger.With("component", "tail"), reg)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: tail: %w", err)
+		}
 	}
-	out, err := cloudwatch.New(ctx, cfg.Output, cfg.Logger.With("component", "output"), reg)
+	m, err := newMetrics(reg)
 	if err != nil {
-		return nil, fmt.Errorf("pipeline: output: %w", err)
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	out, cw := cfg.Sender, (*cloudwatch.Output)(nil)
+	if out == nil {
+		cw, err = cloudwatch.New(ctx, cfg.Output, cfg.Logger.With("component", "output"), reg)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: output: %w", err)
+		}
+		out = cw
 	}
 	buf, err := buffer.Open(filepath.Join(cfg.DataDir, "buffer"), cfg.Buffer, cfg.Logger.With("component", "buffer"), reg)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: buffer: %w", err)
 	}
 	return &Pipeline{
-		cfg: cfg, log: cfg.Logger, cp: cp, buf: buf, out: out, tailer: tl,
-		router: router{cluster: cfg.ClusterName, host: cfg.HostName, routes: cfg.Routes, filter: cfg.Filter, containerGlob: cfg.ContainerLogs},
+		cfg: cfg, log: cfg.Logger, cp: cp, buf: buf, out: out, cw: cw, tailer: tl, m: m,
+		router: router{
+			cluster: cfg.ClusterName, host: cfg.HostName, routes: cfg.Routes, filter: cfg.Filter,
+			containerGlob: cfg.ContainerLogs, pods: cfg.Pods, labels: cfg.PodLabels, annots: cfg.PodAnnotations,
+			merge: cfg.MergeLog,
+		},
 	}, nil
 }
 
-// Output is the pipeline's output (its SDK client reads back in tests).
-func (p *Pipeline) Output() *cloudwatch.Output { return p.out }
+// Output is the pipeline's CloudWatch output (its SDK client reads back in
+// tests), nil when Config.Sender replaced it.
+func (p *Pipeline) Output() *cloudwatch.Output { return p.cw }
 
 // Run tails and ships until ctx ends, then stops reading, delivers what is
 // buffered for up to Config.DrainTimeout, saves the checkpoints and closes
@@ -91,9 +110,24 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	lines := make(chan tail.Line, 1024)
 	tailErr := make(chan error, 1)
 	go func() {
-		tailErr <- p.tailer.Run(ctx, lines)
+		if p.tailer != nil {
+			tailErr <- p.tailer.Run(ctx, lines)
+		} else {
+			tailErr <- nil
+		}
 		close(lines)
 	}()
+	var entries chan journal.Entry
+	journalErr := make(chan error, 1)
+	if j := p.cfg.Journal; j != nil {
+		entries = make(chan journal.Entry, 256)
+		go func() {
+			journalErr <- j.Run(ctx, entries)
+			close(entries)
+		}()
+	} else {
+		journalErr <- nil
+	}
 	sendCtx, stopSend := context.WithCancel(context.Background())
 	defer stopSend()
 	var wg sync.WaitGroup
@@ -101,8 +135,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); p.send(sendCtx) }()
 	go func() { defer wg.Done(); p.checkpointLoop(sendCtx) }()
 
-	p.process(lines)
-	err := <-tailErr
+	p.process(lines, entries)
+	err := errors.Join(<-tailErr, <-journalErr)
 
 	deadline := time.Now().Add(p.cfg.DrainTimeout)
 	for p.buf.Stats().Items > 0 && time.Now().Before(deadline) {
@@ -116,6 +150,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.commit()
 	if ferr := p.cp.Flush(); ferr != nil {
 		err = errors.Join(err, fmt.Errorf("pipeline: save checkpoints: %w", ferr))
+	}
+	if j := p.cfg.Journal; j != nil {
+		if ferr := j.Flush(); ferr != nil {
+			err = errors.Join(err, fmt.Errorf("pipeline: save journal cursor: %w", ferr))
+		}
 	}
 	if cerr := p.buf.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("pipeline: close buffer: %w", cerr))
@@ -134,11 +173,24 @@ type fileState struct {
 	id     tail.FileID
 	parser *cri.Parser
 	route  fileRoute
+	first  time.Time // when the file was first seen
 	last   time.Time
 	offset int64 // end of the last line fed
+	// held are records waiting for their pod's metadata (copies).
+	held      []cri.Record
+	heldBytes int
 }
 
-type batchKey struct{ group, stream string }
+// Holding is bounded: past these a file's records go out without waiting.
+const (
+	maxHeldRecords = 10_000
+	maxHeldBytes   = 4 << 20
+)
+
+type batchKey struct {
+	group, stream string
+	journal       bool
+}
 
 type batch struct {
 	events []cloudwatch.Event
@@ -152,29 +204,41 @@ type processor struct {
 	p       *Pipeline
 	files   map[fileKey]*fileState
 	batches map[batchKey]*batch
+	// cursor is the newest journal entry's cursor batched so far.
+	cursor string
+	// scratch is where records are encoded.
+	scratch []byte
 }
 
 // process parses and routes every line until lines is closed, then flushes
 // every parser and batch into the buffer.
-func (p *Pipeline) process(lines <-chan tail.Line) {
+func (p *Pipeline) process(lines <-chan tail.Line, entries <-chan journal.Entry) {
 	pr := &processor{p: p, files: map[fileKey]*fileState{}, batches: map[batchKey]*batch{}}
 	tick := time.NewTicker(p.cfg.BatchWait)
 	defer tick.Stop()
-	for {
+	for lines != nil || entries != nil {
 		select {
 		case l, ok := <-lines:
 			if !ok {
+				lines = nil
 				now := time.Now()
 				for k, f := range pr.files {
+					pr.release(k, f, true)
 					pr.emit(k, f, f.parser.Flush(now, true))
 				}
-				pr.pushAll()
-				return
+				continue
 			}
 			pr.line(l)
+		case e, ok := <-entries:
+			if !ok {
+				entries = nil
+				continue
+			}
+			pr.entry(&e)
 		case now := <-tick.C:
 			for k, f := range pr.files {
 				idle := now.Sub(f.last) > idleFileAfter
+				pr.release(k, f, idle || now.Sub(f.first) >= p.cfg.PodWait)
 				pr.emit(k, f, f.parser.Flush(now, idle))
 				if idle {
 					delete(pr.files, k)
@@ -183,6 +247,58 @@ func (p *Pipeline) process(lines <-chan tail.Line) {
 			pr.pushAll()
 		}
 	}
+	pr.pushAll()
+}
+
+// release emits a file's held records once its pod is known or, with
+// force, without its metadata.
+func (pr *processor) release(k fileKey, f *fileState, force bool) {
+	if f.route.resolved {
+		return
+	}
+	if !pr.p.router.resolve(&f.route) {
+		if !force {
+			return
+		}
+		pr.p.router.finish(&f.route, nil)
+		pr.p.m.podUnknown.Inc()
+	}
+	held := f.held
+	f.held, f.heldBytes = nil, 0
+	pr.emit(k, f, held)
+}
+
+// entry batches one journal entry for the dataplane group.
+func (pr *processor) entry(e *journal.Entry) {
+	r := &pr.p.router
+	pr.p.m.records.WithLabelValues("journal").Inc()
+	bk := batchKey{
+		group:   expand(r.routes.DataplaneGroup, r.cluster, r.host, e.Unit),
+		stream:  expand(r.routes.DataplaneStream, r.cluster, r.host, e.Unit),
+		journal: true,
+	}
+	b := pr.batch(bk)
+	ts := e.Time
+	if ts.IsZero() {
+		ts = time.Now()
+	}
+	pr.scratch = appendJournalRecord(pr.scratch[:0], e)
+	msg := string(pr.scratch)
+	b.events = append(b.events, cloudwatch.Event{Timestamp: ts.UnixMilli(), Message: msg})
+	b.bytes += len(msg) + cloudwatch.EventOverhead
+	pr.cursor = e.Cursor
+	if len(b.events) >= maxBatchEvents || b.bytes >= maxBatchBytes {
+		pr.pushJournal()
+	}
+}
+
+func (pr *processor) batch(bk batchKey) *batch {
+	b := pr.batches[bk]
+	if b == nil {
+		b = &batch{pos: map[fileKey]position{}}
+		pr.batches[bk] = b
+	}
+	return b
 }
 
 func (pr *processor) line(l tail.Line) {
@@ -200,6 +316,8 @@ func (pr *processor) line(l tail.Line) {
 		opts := cri.DefaultOptions()
 		if !route.container {
 			opts.Format = cri.FormatRaw
+		} else {
+			opts.Multiline = pr.p.cfg.Multiline
 		}
 		if start < 0 {
 			start = 0
@@ -209,7 +327,7 @@ func (pr *processor) line(l tail.Line) {
 			pr.p.log.Error("parser", "err", err)
 			return
 		}
-		f = &fileState{parser: parser, route: route}
+		f = &fileState{parser: parser, route: route, first: time.Now()}
 		pr.files[k] = f
 	}
 	f.id, f.last, f.offset = l.File, time.Now(), l.Offset
@@ -221,21 +339,40 @@ func (pr *processor) emit(k fileKey, f *fileState, recs []cri.Record) {
 	if len(recs) == 0 {
 		return
 	}
+	if !f.route.resolved {
+		if pr.p.router.resolve(&f.route) {
+			pr.release(k, f, false)
+		} else if len(f.held)+len(recs) > maxHeldRecords || f.heldBytes > maxHeldBytes {
+			pr.release(k, f, true)
+		} else {
+			// The parser reuses its buffers: keep copies.
+			for _, r := range recs {
+				r.Message = slices.Clone(r.Message)
+				f.held = append(f.held, r)
+				f.heldBytes += len(r.Message)
+			}
+			return
+		}
+	}
+	kind := "host"
+	if f.route.container {
+		kind = "container"
+	}
+	pr.p.m.records.WithLabelValues(kind).Add(float64(len(recs)))
 	if f.route.excluded {
 		// Nothing will deliver these lines: their position is done.
+		pr.p.m.excluded.Add(float64(len(recs)))
 		pr.p.cp.Ack(f.id, recs[len(recs)-1].Offset)
 		return
 	}
-	bk := batchKey{f.route.group, f.route.stream}
-	b := pr.batches[bk]
-	if b == nil {
-		b = &batch{pos: map[fileKey]position{}}
-		pr.batches[bk] = b
-	}
-	for _, r := range recs {
+	bk := batchKey{group: f.route.group, stream: f.route.stream}
+	b := pr.batch(bk)
+	for i := range recs {
+		r := &recs[i]
 		var msg string
 		if f.route.container {
-			msg = containerMessage(&f.route, r.Message, r.Stream, r.Time)
+			pr.scratch = appendContainerRecord(pr.scratch[:0], &f.route, r, pr.p.cfg.MergeLogKey)
+			msg = string(pr.scratch)
 		} else {
 			msg = string(r.Message)
 		}
@@ -243,19 +380,41 @@ func (pr *processor) emit(k fileKey, f *fileState, recs []cri.Record) {
 		b.bytes += len(msg) + cloudwatch.EventOverhead
 		b.pos[k] = position{File: f.id, Offset: r.Offset}
 		if len(b.events) >= maxBatchEvents || b.bytes >= maxBatchBytes {
-			pr.push(bk, b)
+			pr.push(bk, b, "")
 		}
 	}
 }
 
 func (pr *processor) pushAll() {
 	for bk, b := range pr.batches {
-		pr.push(bk, b)
+		if !bk.journal {
+			pr.push(bk, b, "")
+		}
+	}
+	pr.pushJournal()
+}
+
+// pushJournal pushes every journal batch, the last one carrying the newest
+// cursor: releases come in push order, so once that one is released every
+// entry up to the cursor is.
+func (pr *processor) pushJournal() {
+	var last batchKey
+	for bk, b := range pr.batches {
+		if !bk.journal || len(b.events) == 0 {
+			continue
+		}
+		if last.journal {
+			pr.push(last, pr.batches[last], "")
+		}
+		last = bk
+	}
+	if last.journal {
+		pr.push(last, pr.batches[last], pr.cursor)
 	}
 }
 
 // push hands a batch to the buffer and empties it.
-func (pr *processor) push(bk batchKey, b *batch) {
+func (pr *processor) push(bk batchKey, b *batch, cursor string) {
 	if len(b.events) == 0 {
 		return
 	}
@@ -275,7 +434,7 @@ func (pr *processor) push(bk batchKey, b *batch) {
 		ps = append(ps, pos)
 	}
 	pl := encodePayload(payload{Group: bk.group, Stream: bk.stream, Events: b.events})
-	if err := pr.p.buf.Push(context.Background(), pl, encodeToken(ps)); err != nil {
+	if err := pr.p.buf.Push(context.Background(), pl, encodeToken(token{Positions: ps, Cursor: cursor})); err != nil {
 		// Only after Close, which happens after process returns.
 		pr.p.log.Error("buffer push", "err", err)
 	}
@@ -343,6 +502,11 @@ func (p *Pipeline) checkpointLoop(ctx context.Context) {
 			if err := p.cp.Flush(); err != nil {
 				p.log.Warn("save checkpoints", "err", err)
 			}
+			if j := p.cfg.Journal; j != nil {
+				if err := j.Flush(); err != nil {
+					p.log.Warn("save journal cursor", "err", err)
+				}
+			}
 		}
 	}
 }
@@ -351,13 +515,16 @@ func (p *Pipeline) checkpointLoop(ctx context.Context) {
 // payload: delivered, persisted or dropped and counted.
 func (p *Pipeline) commit() {
 	for _, r := range p.buf.Released(nil) {
-		ps, err := decodeToken(r.Token)
+		tok, err := decodeToken(r.Token)
 		if err != nil {
 			p.log.Error("corrupt buffer token", "id", r.ID, "err", err)
 			continue
 		}
-		for _, pos := range ps {
+		for _, pos := range tok.Positions {
 			p.cp.Ack(pos.File, pos.Offset)
+		}
+		if tok.Cursor != "" && p.cfg.Journal != nil {
+			p.cfg.Journal.Ack(tok.Cursor)
 		}
 	}
 }

@@ -65,12 +65,18 @@ type running struct {
 
 func start(t *testing.T, addr, logDir, dataDir string) running {
 	t.Helper()
+	return startWith(t, addr, logDir, dataDir, nil)
+}
+
+// startWith starts a pipeline whose Config edit may change first.
+func startWith(t *testing.T, addr, logDir, dataDir string, edit func(*Config)) running {
+	t.Helper()
 	out := cloudwatch.DefaultConfig()
 	out.Endpoint = "http://" + addr
 	out.AccessKeyID, out.SecretAccessKey = "test", "test"
 	out.RetryBase = 10 * time.Millisecond
 	out.RetryMax = 100 * time.Millisecond
-	p, err := New(t.Context(), Config{
+	cfg := Config{
 		ClusterName:        "test",
 		HostName:           "node-1",
 		DataDir:            dataDir,
@@ -83,7 +89,11 @@ func start(t *testing.T, addr, logDir, dataDir string) running {
 		CheckpointInterval: 50 * time.Millisecond,
 		DrainTimeout:       5 * time.Second,
 		Logger:             quiet,
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	p, err := New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

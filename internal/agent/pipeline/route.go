@@ -6,35 +6,67 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/kinsight/kinsight/internal/agent/kube"
 )
 
 // containerName matches kubelet's /var/log/containers link names:
 // <pod>_<namespace>_<container>-<container id>.log.
 var containerName = regexp.MustCompile(`^([^_]+)_([^_]+)_(.+)-([0-9a-f]{64})\.log$`)
 
-// fileRoute is where one file's records go, decided once per file.
+// Parser annotation values (kinsight.io/parser).
+const (
+	parserJSON = "json"
+	parserRaw  = "raw"
+)
+
+// fileRoute is where one file's records go and what they carry, decided
+// when the file is first seen and completed once its pod is known.
 type fileRoute struct {
 	group, stream string
 	container     bool
 	excluded      bool
-	k8s           kubeMeta
+	// resolved is false while the pod's metadata is awaited.
+	resolved bool
+	// merge is whether JSON messages are merged into the record.
+	merge bool
+	k8s   kubeObject
+	// kubeJSON is k8s encoded once: every record of a file carries it.
+	kubeJSON []byte
 }
 
-type kubeMeta struct {
-	PodName       string `json:"pod_name"`
-	NamespaceName string `json:"namespace_name"`
-	ContainerName string `json:"container_name"`
-	DockerID      string `json:"docker_id"`
-	Host          string `json:"host"`
+// kubeObject is Fluent Bit's kubernetes object, in its field order, plus
+// the owning workload.
+type kubeObject struct {
+	PodName        string            `json:"pod_name"`
+	NamespaceName  string            `json:"namespace_name"`
+	PodID          string            `json:"pod_id,omitempty"`
+	Labels         map[string]string `json:"labels,omitempty"`
+	Annotations    map[string]string `json:"annotations,omitempty"`
+	Host           string            `json:"host"`
+	ContainerName  string            `json:"container_name"`
+	DockerID       string            `json:"docker_id"`
+	ContainerHash  string            `json:"container_hash,omitempty"`
+	ContainerImage string            `json:"container_image,omitempty"`
+	Owner          *owner            `json:"owner,omitempty"`
 }
 
-// router applies the templates of a Config.
+type owner struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+}
+
+// router applies the templates and filters of a Config.
 type router struct {
-	cluster, host string
-	routes        Routes
-	filter        Filter
-	containerGlob []string
+	cluster, host  string
+	routes         Routes
+	filter         Filter
+	containerGlob  []string
+	pods           Pods
+	labels, annots bool
+	merge          bool
 }
 
 func expand(tmpl, cluster, host, file string) string {
@@ -43,7 +75,8 @@ func expand(tmpl, cluster, host, file string) string {
 
 // route decides where the file found under path goes. Container logs are
 // recognised by their include glob and their name; a file matching a
-// container glob with another name is treated as a host log.
+// container glob with another name is treated as a host log. Container
+// routes start unresolved when there is a pod source.
 func (r *router) route(path string) fileRoute {
 	base := filepath.Base(path)
 	isContainerGlob := false
@@ -53,23 +86,81 @@ func (r *router) route(path string) fileRoute {
 			break
 		}
 	}
-	if m := containerName.FindStringSubmatch(base); isContainerGlob && m != nil {
-		fr := fileRoute{container: true, k8s: kubeMeta{
-			PodName: m[1], NamespaceName: m[2], ContainerName: m[3], DockerID: m[4], Host: r.host,
-		}}
-		file := strings.TrimSuffix(base, ".log")
-		fr.group = expand(r.routes.ApplicationGroup, r.cluster, r.host, file)
-		fr.stream = expand(r.routes.ApplicationStream, r.cluster, r.host, file)
-		fr.excluded = !r.filter.allows(m[2], m[3])
+	m := containerName.FindStringSubmatch(base)
+	if !isContainerGlob || m == nil {
+		return fileRoute{
+			group:    expand(r.routes.HostGroup, r.cluster, r.host, base),
+			stream:   expand(r.routes.HostStream, r.cluster, r.host, base),
+			resolved: true,
+		}
+	}
+	fr := fileRoute{container: true, merge: r.merge, k8s: kubeObject{
+		PodName: m[1], NamespaceName: m[2], ContainerName: m[3], DockerID: m[4], Host: r.host,
+	}}
+	file := strings.TrimSuffix(base, ".log")
+	group, stream := r.routes.ApplicationGroup, r.routes.ApplicationStream
+	if fr.k8s.NamespaceName == "kube-system" && slices.ContainsFunc(r.filter.DataplanePods, func(p string) bool {
+		return strings.HasPrefix(fr.k8s.PodName, p)
+	}) {
+		group, stream = r.routes.DataplaneGroup, r.routes.DataplaneStream
+	}
+	fr.group = expand(group, r.cluster, r.host, file)
+	fr.stream = expand(stream, r.cluster, r.host, file)
+	if r.pods == nil {
+		r.finish(&fr, nil)
 		return fr
 	}
-	return fileRoute{
-		group:  expand(r.routes.HostGroup, r.cluster, r.host, base),
-		stream: expand(r.routes.HostStream, r.cluster, r.host, base),
-	}
+	r.resolve(&fr)
+	return fr
 }
 
-func (f *Filter) allows(namespace, container string) bool {
+// resolve completes a container route if its pod is known.
+func (r *router) resolve(fr *fileRoute) bool {
+	pod, ok := r.pods.Pod(fr.k8s.NamespaceName, fr.k8s.PodName)
+	if ok {
+		r.finish(fr, pod)
+	}
+	return ok
+}
+
+// finish completes a container route with pod (nil: never known) and
+// decides whether the file is shipped.
+func (r *router) finish(fr *fileRoute, pod *kube.Pod) {
+	k := &fr.k8s
+	var podLabels map[string]string
+	if pod != nil {
+		k.PodID = pod.UID
+		podLabels = pod.Labels
+		if r.labels && len(pod.Labels) > 0 {
+			k.Labels = pod.Labels
+		}
+		if r.annots && len(pod.Annotations) > 0 {
+			k.Annotations = pod.Annotations
+		}
+		if pod.Host != "" {
+			k.Host = pod.Host
+		}
+		if c, ok := pod.Containers[k.ContainerName]; ok {
+			k.ContainerHash, k.ContainerImage = c.ImageID, c.Image
+		}
+		if pod.OwnerKind != "" {
+			k.Owner = &owner{Kind: pod.OwnerKind, Name: pod.OwnerName}
+		}
+		switch pod.Parser(k.ContainerName) {
+		case parserJSON:
+			fr.merge = true
+		case parserRaw:
+			fr.merge = false
+		}
+	}
+	fr.excluded = !r.filter.allows(k.NamespaceName, k.ContainerName, pod != nil, podLabels) ||
+		(pod != nil && pod.Excluded(k.ContainerName))
+	fr.kubeJSON, _ = json.Marshal(k) // strings and maps of strings always marshal
+	fr.resolved = true
+}
+
+// allows applies the filter; known says whether the pod's labels are known.
+func (f *Filter) allows(namespace, container string, known bool, podLabels map[string]string) bool {
 	if slices.Contains(f.ExcludeNamespaces, namespace) || slices.Contains(f.ExcludeContainers, container) {
 		return false
 	}
@@ -79,24 +170,12 @@ func (f *Filter) allows(namespace, container string) bool {
 	if len(f.IncludeContainers) > 0 && !slices.Contains(f.IncludeContainers, container) {
 		return false
 	}
-	return true
-}
-
-// containerRecord is the Fluent Bit-style record Container Insights stores.
-type containerRecord struct {
-	Log        string    `json:"log"`
-	Stream     string    `json:"stream"`
-	Time       string    `json:"time"`
-	Kubernetes *kubeMeta `json:"kubernetes"`
-}
-
-// containerMessage builds the JSON message of one container record.
-func containerMessage(fr *fileRoute, msg []byte, stream string, t time.Time) string {
-	b, err := json.Marshal(containerRecord{
-		Log: string(msg), Stream: stream, Time: t.UTC().Format(time.RFC3339Nano), Kubernetes: &fr.k8s,
-	})
-	if err != nil { // cannot happen: strings and a struct of strings
-		return string(msg)
+	set := labels.Set(podLabels)
+	if s := f.ExcludePodLabels; s != nil && !s.Empty() && known && s.Matches(set) {
+		return false
 	}
-	return string(b)
+	if s := f.IncludePodLabels; s != nil && !s.Empty() && (!known || !s.Matches(set)) {
+		return false
+	}
+	return true
 }

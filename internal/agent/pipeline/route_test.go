@@ -2,8 +2,15 @@ package pipeline
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/kinsight/kinsight/internal/agent/cri"
+	"github.com/kinsight/kinsight/internal/agent/journal"
+	"github.com/kinsight/kinsight/internal/agent/kube"
 )
 
 func TestRoute(t *testing.T) {
@@ -44,25 +51,175 @@ func TestFilterInclude(t *testing.T) {
 		ns, ctr string
 		want    bool
 	}{{"a", "x", false}, {"a", "y", false}, {"b", "x", false}} {
-		if got := f.allows(tt.ns, tt.ctr); got != tt.want {
+		if got := f.allows(tt.ns, tt.ctr, false, nil); got != tt.want {
 			t.Errorf("allows(%s, %s) = %v", tt.ns, tt.ctr, got)
 		}
 	}
 	f = Filter{IncludeNamespaces: []string{"a"}}
-	if !f.allows("a", "any") || f.allows("b", "any") {
+	if !f.allows("a", "any", false, nil) || f.allows("b", "any", false, nil) {
 		t.Error("include namespaces")
 	}
 }
 
-func TestContainerMessage(t *testing.T) {
-	fr := fileRoute{k8s: kubeMeta{PodName: "p", NamespaceName: "n", ContainerName: "c", DockerID: "d", Host: "h"}}
+func TestFilterPodLabels(t *testing.T) {
+	sel := func(s string) labels.Selector {
+		l, err := labels.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	f := Filter{IncludePodLabels: sel("app in (web,api)"), ExcludePodLabels: sel("tier=debug")}
+	for _, tt := range []struct {
+		known  bool
+		labels map[string]string
+		want   bool
+	}{
+		{true, map[string]string{"app": "web"}, true},
+		{true, map[string]string{"app": "api", "tier": "debug"}, false},
+		{true, map[string]string{"app": "db"}, false},
+		{true, nil, false},
+		{false, nil, false}, // an unknown pod cannot be shown to match the include
+	} {
+		if got := f.allows("ns", "c", tt.known, tt.labels); got != tt.want {
+			t.Errorf("allows(known %v, %v) = %v", tt.known, tt.labels, got)
+		}
+	}
+	f = Filter{ExcludePodLabels: sel("tier=debug"), IncludePodLabels: sel("")}
+	if !f.allows("ns", "c", false, nil) || f.allows("ns", "c", true, map[string]string{"tier": "debug"}) {
+		t.Error("exclude-only selector")
+	}
+}
+
+// podMap is a fixed set of pods standing in for the watcher (which is
+// tested against a real API server in package kube).
+type podMap map[string]*kube.Pod
+
+func (m podMap) Pod(ns, name string) (*kube.Pod, bool) {
+	p, ok := m[ns+"/"+name]
+	return p, ok
+}
+
+func TestRouteWithPods(t *testing.T) {
+	id := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	pods := podMap{
+		"shop/web-1": {Name: "web-1", Namespace: "shop", UID: "u-1", Host: "node-a",
+			Labels:      map[string]string{"app": "web"},
+			Annotations: map[string]string{"kinsight.io/parser": "json", "kinsight.io/exclude-sidecar": "true"},
+			OwnerKind:   "Deployment", OwnerName: "web",
+			Containers: map[string]kube.Container{"app": {Name: "app", ID: id, Image: "web:1", ImageID: "sha256:abc"}}},
+		"shop/raw-1": {Name: "raw-1", Namespace: "shop", UID: "u-2",
+			Annotations: map[string]string{"kinsight.io/parser": "raw"}},
+		"shop/gone-1": {Name: "gone-1", Namespace: "shop", UID: "u-3",
+			Annotations: map[string]string{"kinsight.io/exclude": "true"}},
+	}
+	r := router{cluster: "c", host: "h", routes: DefaultRoutes(), pods: pods, labels: true, annots: true,
+		containerGlob: []string{"/var/log/containers/*.log"},
+		filter:        Filter{DataplanePods: []string{"aws-node", "kube-proxy"}}}
+	link := func(pod, ns, ctr string) string {
+		return "/var/log/containers/" + pod + "_" + ns + "_" + ctr + "-" + id + ".log"
+	}
+
+	fr := r.route(link("web-1", "shop", "app"))
+	if !fr.resolved || fr.excluded || !fr.merge {
+		t.Fatalf("web-1/app: %+v", fr)
+	}
+	var k map[string]any
+	if err := json.Unmarshal(fr.kubeJSON, &k); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]any{
+		"pod_name": "web-1", "namespace_name": "shop", "pod_id": "u-1", "host": "node-a",
+		"container_name": "app", "docker_id": id, "container_image": "web:1", "container_hash": "sha256:abc",
+	} {
+		if k[key] != want {
+			t.Errorf("kubernetes.%s = %v, want %v", key, k[key], want)
+		}
+	}
+	if l, _ := k["labels"].(map[string]any); l["app"] != "web" {
+		t.Errorf("labels = %v", k["labels"])
+	}
+	if o, _ := k["owner"].(map[string]any); o["kind"] != "Deployment" || o["name"] != "web" {
+		t.Errorf("owner = %v", k["owner"])
+	}
+
+	if fr := r.route(link("web-1", "shop", "sidecar")); !fr.excluded {
+		t.Error("per-container exclude annotation ignored")
+	}
+	if fr := r.route(link("gone-1", "shop", "x")); !fr.excluded {
+		t.Error("pod exclude annotation ignored")
+	}
+	r.merge = true
+	if fr := r.route(link("raw-1", "shop", "x")); fr.merge {
+		t.Error("parser raw did not turn merging off")
+	}
+	fr = r.route(link("new-1", "shop", "x"))
+	if fr.resolved {
+		t.Fatal("an unknown pod resolved")
+	}
+	pods["shop/new-1"] = &kube.Pod{Name: "new-1", Namespace: "shop", UID: "u-4"}
+	if !r.resolve(&fr) || fr.k8s.PodID != "u-4" {
+		t.Fatalf("late pod: %+v", fr)
+	}
+	fr = r.route(link("aws-node-x1", "kube-system", "aws-node"))
+	if fr.group != "/aws/containerinsights/c/dataplane" || fr.stream != "h.aws-node-x1_kube-system_aws-node-"+id {
+		t.Fatalf("dataplane pod routed to %s %s", fr.group, fr.stream)
+	}
+	if fr := r.route(link("aws-node-x1", "default", "aws-node")); fr.group != "/aws/containerinsights/c/application" {
+		t.Fatalf("aws-node outside kube-system routed to %s", fr.group)
+	}
+}
+
+func TestContainerRecord(t *testing.T) {
+	fr := fileRoute{kubeJSON: []byte(`{"pod_name":"p"}`)}
 	ts := time.Date(2026, 11, 22, 2, 40, 0, 123456789, time.UTC)
-	got := containerMessage(&fr, []byte(`say "hi"`+"\t"), "stderr", ts)
-	want := `{"log":"say \"hi\"\t","stream":"stderr","time":"2026-11-22T02:40:00.123456789Z","kubernetes":{"pod_name":"p","namespace_name":"n","container_name":"c","docker_id":"d","host":"h"}}`
+	rec := func(msg string) *cri.Record {
+		return &cri.Record{Message: []byte(msg), Stream: "stderr", Time: ts}
+	}
+	got := string(appendContainerRecord(nil, &fr, rec(`say "hi"`+"\t"), "log_processed"))
+	want := `{"log":"say \"hi\"\t","stream":"stderr","time":"2026-11-22T02:40:00.123456789Z","kubernetes":{"pod_name":"p"}}`
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
-	if !json.Valid([]byte(got)) {
-		t.Fatal("not JSON")
+	fr.merge = true
+	for _, tt := range []struct{ msg, key, want string }{
+		{`{"level":"error","n":3}`, "log_processed", `,"log_processed":{"level":"error","n":3}}`},
+		{` {"a":{"b":1}} `, "log_processed", `,"log_processed":{"a":{"b":1}}}`},
+		{`{"level":"error","log":"x","n":3}`, "", `,"level":"error","n":3}`},
+		{`{"broken":`, "log_processed", `"kubernetes":{"pod_name":"p"}}`},
+		{`[1,2]`, "log_processed", `"kubernetes":{"pod_name":"p"}}`},
+		{`plain text`, "", `"kubernetes":{"pod_name":"p"}}`},
+	} {
+		got := string(appendContainerRecord(nil, &fr, rec(tt.msg), tt.key))
+		if !strings.HasSuffix(got, tt.want) || !json.Valid([]byte(got)) {
+			t.Errorf("%s (key %q): got %s, want suffix %s", tt.msg, tt.key, got, tt.want)
+		}
 	}
+}
+
+func TestJournalRecord(t *testing.T) {
+	e := journal.Entry{Message: []byte("Started \"x\"\xff"), Priority: 6, Host: "h", PID: "12", Unit: "kubelet.service"}
+	got := string(appendJournalRecord(nil, &e))
+	want := `{"MESSAGE":"Started \"x\"\ufffd","PRIORITY":"6","_HOSTNAME":"h","_PID":"12","_SYSTEMD_UNIT":"kubelet.service"}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	e = journal.Entry{Message: []byte("m"), Priority: -1, Unit: "u"}
+	if got := string(appendJournalRecord(nil, &e)); got != `{"MESSAGE":"m","_SYSTEMD_UNIT":"u"}` {
+		t.Fatalf("got %s", got)
+	}
+}
+
+// FuzzContainerRecord checks that every record is valid JSON whatever the
+// message, merged or not.
+func FuzzContainerRecord(f *testing.F) {
+	f.Add([]byte(`{"a":1}`), "")
+	f.Add([]byte("\xff{\"log\":2}"), "log_processed")
+	f.Fuzz(func(t *testing.T, msg []byte, key string) {
+		fr := fileRoute{kubeJSON: []byte(`{"pod_name":"p"}`), merge: true}
+		b := appendContainerRecord(nil, &fr, &cri.Record{Message: msg, Stream: "stdout"}, key)
+		if !json.Valid([]byte(strings.ToValidUTF8(string(b), "\uFFFD"))) {
+			t.Fatalf("invalid record %q", b)
+		}
+	})
 }
