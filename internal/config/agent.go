@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -166,6 +167,9 @@ type AgentOutput struct {
 	// neither (then the AWS credential chain is used). Default: empty.
 	AccessKeyID     string `yaml:"access_key_id"`
 	SecretAccessKey string `yaml:"secret_access_key"`
+	// SecretAccessKeyFile holds the secret instead (a mounted Secret);
+	// surrounding white space is ignored. Default: empty.
+	SecretAccessKeyFile string `yaml:"secret_access_key_file"`
 	// Compression is auto, gzip, zstd or none. Default: auto.
 	Compression string `yaml:"compression"`
 	// Type is cloudwatch, stdout or file (the last two write one JSON line
@@ -288,8 +292,11 @@ func (a *Agent) Validate(key string) error {
 			bad("output.endpoint must be an http:// or https:// URL (got %q)", o.Endpoint)
 		}
 	}
-	if (o.AccessKeyID == "") != (o.SecretAccessKey == "") {
-		bad("output.access_key_id and output.secret_access_key: set both or neither")
+	if o.SecretAccessKey != "" && o.SecretAccessKeyFile != "" {
+		bad("output.secret_access_key and output.secret_access_key_file: set one, not both")
+	}
+	if (o.AccessKeyID == "") != (o.SecretAccessKey == "" && o.SecretAccessKeyFile == "") {
+		bad("output.access_key_id and output.secret_access_key (or _file): set both or neither")
 	}
 	switch o.Type {
 	case "cloudwatch", "stdout":
@@ -306,4 +313,17 @@ func (a *Agent) Validate(key string) error {
 		bad("output.compression must be auto, gzip, zstd or none (got %q)", o.Compression)
 	}
 	return errors.Join(errs...)
+}
+
+// Secret returns the output's secret access key, read from
+// secret_access_key_file when that is set.
+func (o AgentOutput) Secret() (string, error) {
+	if o.SecretAccessKeyFile == "" {
+		return o.SecretAccessKey, nil
+	}
+	b, err := os.ReadFile(o.SecretAccessKeyFile)
+	if err != nil {
+		return "", fmt.Errorf("agent.output.secret_access_key_file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
