@@ -2,14 +2,29 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/kinsight/kinsight/internal/agent/buffer"
+	"github.com/kinsight/kinsight/internal/agent/cri"
+	"github.com/kinsight/kinsight/internal/agent/journal"
+	"github.com/kinsight/kinsight/internal/agent/kube"
 	"github.com/kinsight/kinsight/internal/agent/output/cloudwatch"
+	"github.com/kinsight/kinsight/internal/agent/output/stream"
 	"github.com/kinsight/kinsight/internal/agent/pipeline"
 	"github.com/kinsight/kinsight/internal/config"
 )
@@ -20,7 +35,7 @@ func newAgentCmd(env *Env) *cobra.Command {
 	var configFile string
 	cmd := &cobra.Command{
 		Use:   "agent",
-		Short: "Run the node agent: ship container and host logs to kinsight or CloudWatch Logs",
+		Short: "Run the node agent: ship container, host and dataplane logs to kinsight or CloudWatch Logs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(configFile)
@@ -32,26 +47,176 @@ func newAgentCmd(env *Env) *cobra.Command {
 			if dataDir == "" {
 				dataDir = "./kinsight-agent"
 			}
-			return runAgent(cmd.Context(), cfg.Agent, dataDir, log)
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			ag, err := newAgent(cmd.Context(), env, cfg.Agent, dataDir, log, reg)
+			if err != nil {
+				return err
+			}
+			if cfg.Agent.Listen != "" {
+				stop, err := serveAgentHTTP(cfg.Agent.Listen, reg, log)
+				if err != nil {
+					ag.close()
+					return err
+				}
+				defer stop()
+			}
+			log.Info("kinsight agent running", "data_dir", dataDir, "endpoint", cfg.Agent.Output.Endpoint,
+				"cluster", cfg.Agent.ClusterName, "listen", cfg.Agent.Listen)
+			return ag.run(cmd.Context())
 		},
 	}
 	cmd.Flags().StringVarP(&configFile, "config", "c", "", "YAML config file (see docs/config.md)")
 	return cmd
 }
 
-// runAgent runs the pipeline until ctx ends; the pipeline then drains for a
-// few seconds and saves its checkpoints.
-func runAgent(ctx context.Context, a config.Agent, dataDir string, log *slog.Logger) error {
+// serveAgentHTTP serves /metrics and /healthz until stop is called.
+func serveAgentHTTP(addr string, reg *prometheus.Registry, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("agent.listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("agent http", "err", err)
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}
+
+// agent is a pipeline with the pod watcher and the output it may own.
+type agent struct {
+	p       *pipeline.Pipeline
+	watcher *kube.Watcher
+	closers []func() error
+}
+
+func (a *agent) close() {
+	for _, c := range a.closers {
+		_ = c()
+	}
+}
+
+// run runs the pod watcher (if any) and the pipeline until ctx ends; the
+// pipeline then drains for a few seconds and saves its checkpoints.
+func (a *agent) run(ctx context.Context) error {
+	defer a.close()
+	if a.watcher == nil {
+		return a.p.Run(ctx)
+	}
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	werr := make(chan error, 1)
+	go func() { werr <- a.watcher.Run(wctx) }()
+	err := a.p.Run(ctx)
+	stop() // after the pipeline: its last records still look pods up
+	if e := <-werr; e != nil && !errors.Is(e, context.Canceled) {
+		err = errors.Join(err, e)
+	}
+	return err
+}
+
+// newAgent builds the agent of section a.
+func newAgent(ctx context.Context, env *Env, a config.Agent, dataDir string, log *slog.Logger, reg prometheus.Registerer) (*agent, error) {
 	pcfg, err := pipelineConfig(a, dataDir, log)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	pcfg.Registerer = reg
+	ag := &agent{}
+	fail := func(err error) (*agent, error) {
+		ag.close()
+		return nil, err
+	}
+	switch a.Output.Type {
+	case "stdout":
+		pcfg.Sender = stream.NewWriter(env.Stdout)
+	case "file":
+		out, err := stream.OpenFile(a.Output.Path)
+		if err != nil {
+			return fail(err)
+		}
+		ag.closers = append(ag.closers, out.Close)
+		pcfg.Sender = out
+	}
+	if useKube(env, a.Kubernetes) {
+		node := a.Kubernetes.NodeName
+		if node == "" {
+			node = env.Getenv("NODE_NAME")
+		}
+		if node == "" {
+			node = pcfg.HostName
+		}
+		w, err := kube.New(kube.Config{Kubeconfig: a.Kubernetes.Kubeconfig, NodeName: node},
+			log.With("component", "kube"), reg)
+		if err != nil {
+			return fail(fmt.Errorf("agent.kubernetes: %w", err))
+		}
+		ag.watcher = w
+		pcfg.Pods = w
+		pcfg.PodWait = time.Duration(a.Kubernetes.Wait)
+	}
+	if jcfg, ok := journalConfig(a.Dataplane, dataDir); ok {
+		j, err := journal.New(jcfg, log.With("component", "journal"), reg)
+		if err != nil {
+			return fail(fmt.Errorf("agent.dataplane: %w", err))
+		}
+		pcfg.Journal = j
 	}
 	p, err := pipeline.New(ctx, pcfg)
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	log.Info("kinsight agent running", "data_dir", dataDir, "endpoint", a.Output.Endpoint, "cluster", a.ClusterName)
-	return p.Run(ctx)
+	ag.p = p
+	return ag, nil
+}
+
+// useKube resolves kubernetes.enabled: auto means in a pod (the service
+// account's environment) or with a kubeconfig.
+func useKube(env *Env, k config.AgentKubernetes) bool {
+	switch k.Enabled {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	return k.Kubeconfig != "" || env.Getenv("KUBERNETES_SERVICE_HOST") != ""
+}
+
+// journalConfig reads the journal when units are configured, journalctl
+// exists and there is a journal to read.
+func journalConfig(d config.AgentDataplane, dataDir string) (journal.Config, bool) {
+	if len(d.JournalUnits) == 0 {
+		return journal.Config{}, false
+	}
+	cfg := journal.Config{
+		Units: d.JournalUnits, Directory: d.JournalDirectory,
+		CursorFile: filepath.Join(dataDir, "journal.cursor"),
+	}
+	if d.JournalDirectory == "" {
+		if _, err := exec.LookPath("journalctl"); err != nil {
+			return cfg, false
+		}
+		found := false
+		for _, dir := range []string{"/var/log/journal", "/run/log/journal"} {
+			if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+				found = true
+			}
+		}
+		if !found {
+			return cfg, false
+		}
+	}
+	return cfg, true
 }
 
 // pipelineConfig maps the agent section onto the pipeline's Config.
@@ -68,7 +233,11 @@ func pipelineConfig(a config.Agent, dataDir string, log *slog.Logger) (pipeline.
 	out.Endpoint = a.Output.Endpoint
 	out.Region = a.Output.Region
 	out.AccessKeyID = a.Output.AccessKeyID
-	out.SecretAccessKey = a.Output.SecretAccessKey
+	secret, err := a.Output.Secret()
+	if err != nil {
+		return pipeline.Config{}, err
+	}
+	out.SecretAccessKey = secret
 	out.Compression = a.Output.Compression
 	buf := buffer.DefaultConfig()
 	buf.MemoryBytes = int64(a.Buffer.MemoryBytes)
@@ -76,6 +245,18 @@ func pipelineConfig(a config.Agent, dataDir string, log *slog.Logger) (pipeline.
 	var containers []string
 	if a.ContainerLogs != "" {
 		containers = []string{a.ContainerLogs}
+	}
+	include, err := labels.Parse(a.IncludePodLabels)
+	if err != nil {
+		return pipeline.Config{}, fmt.Errorf("agent.include_pod_labels: %w", err)
+	}
+	exclude, err := labels.Parse(a.ExcludePodLabels)
+	if err != nil {
+		return pipeline.Config{}, fmt.Errorf("agent.exclude_pod_labels: %w", err)
+	}
+	ml, err := multiline(a.Multiline)
+	if err != nil {
+		return pipeline.Config{}, err
 	}
 	return pipeline.Config{
 		ClusterName:   a.ClusterName,
@@ -86,13 +267,50 @@ func pipelineConfig(a config.Agent, dataDir string, log *slog.Logger) (pipeline.
 		Routes: pipeline.Routes{
 			ApplicationGroup: a.Routes.ApplicationGroup, ApplicationStream: a.Routes.ApplicationStream,
 			HostGroup: a.Routes.HostGroup, HostStream: a.Routes.HostStream,
+			DataplaneGroup: a.Routes.DataplaneGroup, DataplaneStream: a.Routes.DataplaneStream,
 		},
 		Filter: pipeline.Filter{
 			IncludeNamespaces: a.IncludeNamespaces, ExcludeNamespaces: a.ExcludeNamespaces,
 			IncludeContainers: a.IncludeContainers, ExcludeContainers: a.ExcludeContainers,
+			IncludePodLabels: include, ExcludePodLabels: exclude, DataplanePods: a.Dataplane.Pods,
 		},
-		Buffer: buf,
-		Output: out,
-		Logger: log.With("component", "agent"),
+		PodLabels:      a.Kubernetes.Labels,
+		PodAnnotations: a.Kubernetes.Annotations,
+		MergeLog:       a.MergeLog,
+		MergeLogKey:    a.MergeLogKey,
+		Multiline:      ml,
+		Buffer:         buf,
+		Output:         out,
+		Logger:         log.With("component", "agent"),
 	}, nil
+}
+
+// multiline builds the joining rule of the multiline section; nil when off.
+func multiline(m config.AgentMultiline) (*cri.Multiline, error) {
+	if len(m.Presets) == 0 && len(m.Start) == 0 {
+		return nil, nil
+	}
+	rule := &cri.Multiline{}
+	if len(m.Presets) > 0 {
+		p, err := cri.MultilinePreset(m.Presets...)
+		if err != nil {
+			return nil, fmt.Errorf("agent.multiline.presets: %w", err)
+		}
+		rule = p
+	}
+	for _, s := range m.Start {
+		re, err := regexp.Compile(s)
+		if err != nil {
+			return nil, fmt.Errorf("agent.multiline.start: %w", err)
+		}
+		rule.Start = append(rule.Start, re)
+	}
+	for _, s := range m.Continue {
+		re, err := regexp.Compile(s)
+		if err != nil {
+			return nil, fmt.Errorf("agent.multiline.continue: %w", err)
+		}
+		rule.Continue = append(rule.Continue, re)
+	}
+	return rule, nil
 }

@@ -9,9 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kinsight/kinsight/internal/agent/pipeline"
 	"github.com/kinsight/kinsight/internal/config"
 	"github.com/kinsight/kinsight/internal/server"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // newUpCmd is `kinsight up`: everything on this machine in one process, the
@@ -82,7 +82,7 @@ func runUp(ctx context.Context, env *Env, cfg config.Config) error {
 	agentCtx, stopAgent := context.WithCancel(ctx)
 	defer stopAgent()
 	agentErr := make(chan error, 1)
-	go func() { agentErr <- runUpAgent(agentCtx, env, cfg, a, dataDir, addr) }()
+	go func() { agentErr <- runUpAgent(agentCtx, env, cfg, a, dataDir, addr, srv.Registry()) }()
 	select {
 	case err := <-srvErr: // the server failed: nothing to ship to
 		stopAgent()
@@ -93,17 +93,18 @@ func runUp(ctx context.Context, env *Env, cfg config.Config) error {
 	}
 }
 
-func runUpAgent(ctx context.Context, env *Env, cfg config.Config, a config.Agent, dataDir, addr string) error {
+// runUpAgent runs the agent with its metrics on the server's /metrics.
+func runUpAgent(ctx context.Context, env *Env, cfg config.Config, a config.Agent, dataDir, addr string, reg prometheus.Registerer) error {
 	log := newLogger(env.Stderr, cfg.Log)
-	pcfg, err := pipelineConfig(a, dataDir, log)
+	ag, err := newAgent(ctx, env, a, dataDir, log, reg)
 	if err != nil {
 		return err
 	}
-	p, err := pipeline.New(ctx, pcfg)
-	if err != nil {
-		return err
+	host := a.HostName
+	if host == "" {
+		host, _ = os.Hostname()
 	}
-	names := strings.NewReplacer("{cluster}", pcfg.ClusterName, "{host}", pcfg.HostName)
+	names := strings.NewReplacer("{cluster}", a.ClusterName, "{host}", host)
 	printBanner(env, cfg, addr, names.Replace(a.Routes.HostGroup), names.Replace(a.Routes.ApplicationGroup))
-	return p.Run(ctx)
+	return ag.run(ctx)
 }
