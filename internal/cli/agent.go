@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,7 +55,7 @@ func newAgentCmd(env *Env) *cobra.Command {
 				return err
 			}
 			if cfg.Agent.Listen != "" {
-				stop, err := serveAgentHTTP(cfg.Agent.Listen, reg, log)
+				stop, err := serveAgentHTTP(cfg.Agent.Listen, cfg.Agent.Pprof, reg, log)
 				if err != nil {
 					ag.close()
 					return err
@@ -70,8 +71,9 @@ func newAgentCmd(env *Env) *cobra.Command {
 	return cmd
 }
 
-// serveAgentHTTP serves /metrics and /healthz until stop is called.
-func serveAgentHTTP(addr string, reg *prometheus.Registry, log *slog.Logger) (stop func(), err error) {
+// serveAgentHTTP serves /metrics and /healthz (and pprof) until stop is
+// called.
+func serveAgentHTTP(addr string, withPprof bool, reg *prometheus.Registry, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("agent.listen: %w", err)
@@ -81,6 +83,12 @@ func serveAgentHTTP(addr string, reg *prometheus.Registry, log *slog.Logger) (st
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	if withPprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

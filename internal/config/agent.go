@@ -28,6 +28,8 @@ type Agent struct {
 	// them off. `kinsight up` serves the agent's metrics on the server's
 	// /metrics instead. Default: 127.0.0.1:8471.
 	Listen string `yaml:"listen"`
+	// Pprof serves Go's /debug/pprof/ on listen. Default: false.
+	Pprof bool `yaml:"pprof"`
 	// DataDir holds the checkpoints and the disk buffer. Default: empty,
 	// meaning ./kinsight-agent for `kinsight agent` and <server.data_dir>/agent
 	// for `kinsight up`.

@@ -123,6 +123,7 @@ func TestFullFixtureDecodes(t *testing.T) {
 		{"agent.output.type", c.Agent.Output.Type, "file"},
 		{"agent.output.path", c.Agent.Output.Path, "/tmp/agent.jsonl"},
 		{"agent.listen", c.Agent.Listen, "0.0.0.0:9471"},
+		{"agent.pprof", c.Agent.Pprof, true},
 		{"agent.include_pod_labels", c.Agent.IncludePodLabels, "app in (web,api)"},
 		{"agent.exclude_pod_labels", c.Agent.ExcludePodLabels, "tier=debug"},
 		{"agent.multiline.presets", strings.Join(c.Agent.Multiline.Presets, ","), "java,python"},
