@@ -26,6 +26,7 @@ type metrics struct {
 	forgotten   prometheus.Counter
 	openFiles   prometheus.Gauge
 	lag         prometheus.Gauge
+	fileLag     *prometheus.GaugeVec
 	errors      *prometheus.CounterVec
 	lost        *prometheus.CounterVec
 }
@@ -46,13 +47,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Files held open."}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "kinsight_agent_tail_lag_bytes",
 			Help: "Bytes on disk not yet read, summed over followed files."}),
+		fileLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kinsight_agent_tail_file_lag_bytes",
+			Help: "Bytes on disk not yet read, per followed path (a rotated file still draining counts under the name it was found by)."}, []string{"path"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kinsight_agent_tail_errors_total",
 			Help: "Files that could not be followed, by reason (dangling_symlink, unreadable, glob, gzip)."}, []string{"reason"}),
 		lost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kinsight_agent_tail_lost_bytes_total",
 			Help: "Bytes known to be written but never read, by reason (truncated, gone, gzip)."}, []string{"reason"}),
 	}
 	for _, col := range []prometheus.Collector{m.lines, m.bytes, m.rotations, m.truncations, m.split,
-		m.gzResumes, m.forgotten, m.openFiles, m.lag, m.errors, m.lost} {
+		m.gzResumes, m.forgotten, m.openFiles, m.lag, m.fileLag, m.errors, m.lost} {
 		if err := reg.Register(col); err != nil {
 			return nil, fmt.Errorf("register tail metrics: %w", err)
 		}

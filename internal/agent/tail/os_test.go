@@ -284,3 +284,59 @@ func TestOSCopyTruncate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The per-file lag gauge has a series per followed path, zero once read,
+// removed when the file is gone.
+func TestOSFileLagGauge(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	if err := os.WriteFile(path, []byte("a\nb\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cp, _ := OpenCheckpoints("")
+	reg := prometheus.NewRegistry()
+	tl, err := New(Config{Include: []string{filepath.Join(dir, "*.log")}, PollInterval: 2 * time.Millisecond},
+		OSFS{}, cp, slog.New(slog.NewTextHandler(t.Output(), nil)), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := make(chan Line, 16)
+	go func() { _ = tl.Run(ctx, out) }()
+	for range 2 {
+		<-out
+	}
+	lagOf := func() (float64, bool) {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "kinsight_agent_tail_file_lag_bytes" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				if m.GetLabel()[0].GetValue() == path {
+					return m.GetGauge().GetValue(), true
+				}
+			}
+		}
+		return 0, false
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatal(what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor("no zero lag series for a drained file", func() bool { v, ok := lagOf(); return ok && v == 0 })
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("lag series kept for a deleted file", func() bool { _, ok := lagOf(); return !ok })
+}

@@ -44,6 +44,7 @@ type Tailer struct {
 	ghosts   []*ghost            // content no longer on disk under its inode, which a copy or .gz may still hold
 	ghostGen int
 	problems map[string]string // path -> reason, as of the last scan: log and count once per appearance
+	lagPaths map[string]int64  // paths with a file_lag_bytes series, as of the last bookkeeping
 	started  bool
 	fresh    bool // no checkpoints at start: start_at applies
 	buf      []byte
@@ -475,6 +476,7 @@ func (t *Tailer) bookkeep() {
 	now := t.now()
 	var open int
 	var lag int64
+	fileLag := make(map[string]int64, len(t.lagPaths))
 	for k, tr := range t.files {
 		if tr.wasLive && !tr.live {
 			t.m.rotations.Inc()
@@ -490,6 +492,9 @@ func (t *Tailer) bookkeep() {
 		}
 		if !tr.gz && tr.size > tr.readPos() {
 			lag += tr.size - tr.readPos()
+			fileLag[tr.path] += tr.size - tr.readPos()
+		} else if _, ok := fileLag[tr.path]; !ok {
+			fileLag[tr.path] = 0
 		}
 		t.cp.touch(tr.id, now, t.touchEvery())
 	}
@@ -517,6 +522,15 @@ func (t *Tailer) bookkeep() {
 	}
 	t.m.openFiles.Set(float64(open))
 	t.m.lag.Set(float64(lag))
+	for path, n := range fileLag {
+		t.m.fileLag.WithLabelValues(path).Set(float64(n))
+	}
+	for path := range t.lagPaths {
+		if _, ok := fileLag[path]; !ok {
+			t.m.fileLag.DeleteLabelValues(path)
+		}
+	}
+	t.lagPaths = fileLag
 }
 
 func (t *Tailer) touchEvery() time.Duration { return min(time.Minute, t.cfg.ForgetAfter/4) }
