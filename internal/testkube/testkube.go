@@ -95,12 +95,16 @@ func Start(t testing.TB) *Cluster {
 // their directory; call it exactly once. On error, nothing is left running and
 // the error includes the logs' tails.
 func StartMain() (c *Cluster, stop func(), err error) {
-	begin := time.Now()
 	root, err := repoRoot()
 	if err != nil {
 		return nil, nil, err
 	}
-	bin := filepath.Join(root, "tools", "bin")
+	return startFrom(filepath.Join(root, "tools", "bin"))
+}
+
+// startFrom is StartMain with the binaries' directory given.
+func startFrom(bin string) (c *Cluster, stop func(), err error) {
+	begin := time.Now()
 	for _, name := range []string{"etcd", "kube-apiserver"} {
 		if _, err := os.Stat(filepath.Join(bin, name)); err != nil {
 			return nil, nil, fmt.Errorf("%s missing (%v): run `make tools` first", filepath.Join(bin, name), err)

@@ -2,6 +2,7 @@ package testkube
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -60,6 +61,13 @@ func TestCluster(t *testing.T) {
 	}
 	if got := c.RequestCount(t, "GET", "pods") - getsBefore; got != 1 {
 		t.Errorf("GET pods counted %v times, want 1", got)
+	}
+}
+
+func TestMissingBinaries(t *testing.T) {
+	_, _, err := startFrom(t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "run `make tools` first") {
+		t.Errorf("start without binaries: err = %v, want one that says to run make tools", err)
 	}
 }
 

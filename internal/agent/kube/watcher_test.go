@@ -217,6 +217,28 @@ func TestWatcher(t *testing.T) {
 		}
 	})
 
+	t.Run("missing RBAC is counted, not fatal", func(t *testing.T) {
+		// After the request counts: refused requests are not counted there.
+		token := c.ServiceAccountToken(t, "kinsight", "nobody", nil)
+		w, err := NewForConfig(c.Config(token), Config{NodeName: testNode}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- w.Run(runCtx) }()
+		waitFor(t, func() (*Pod, bool) { return nil, testutil.ToFloat64(w.watchErrors) > 0 })
+		syncCtx, syncCancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer syncCancel()
+		if w.WaitForSync(syncCtx) {
+			t.Error("synced without permission to list pods")
+		}
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	})
+
 	if n, err := testutil.GatherAndCount(reg, "kinsight_agent_kube_pods", "kinsight_agent_kube_events_total"); err != nil || n != 4 {
 		t.Errorf("registered metric series = %d, %v; want 4", n, err)
 	}
