@@ -25,9 +25,11 @@ type Sender interface {
 	Send(ctx context.Context, group, stream string, events []cloudwatch.Event) error
 }
 
-// Pods looks pod metadata up by namespace and name; *kube.Watcher is one.
+// Pods looks pod metadata up by UID or by namespace and name;
+// *kube.Watcher is one.
 type Pods interface {
 	Pod(namespace, name string) (*kube.Pod, bool)
+	PodByUID(uid string) (*kube.Pod, bool)
 }
 
 // Journal is the dataplane journal input; *journal.Reader is one.

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -15,6 +16,25 @@ import (
 // containerName matches kubelet's /var/log/containers link names:
 // <pod>_<namespace>_<container>-<container id>.log.
 var containerName = regexp.MustCompile(`^([^_]+)_([^_]+)_(.+)-([0-9a-f]{64})\.log$`)
+
+// podDir matches the directory a link points into,
+// /var/log/pods/<namespace>_<pod>_<uid>/<container>/<n>.log.
+var podDir = regexp.MustCompile(`/([^_/]+)_([^_/]+)_([0-9a-fA-F-]{8,})/[^/]+/[^/]+$`)
+
+// podUID returns the pod UID the link at path points into, "" when it is
+// not a kubelet link. A StatefulSet pod re-created under the same name has
+// another UID: the UID keeps an old pod's logs with the old pod's metadata.
+func podUID(path, namespace, pod string) string {
+	target, err := os.Readlink(path)
+	if err != nil {
+		return ""
+	}
+	m := podDir.FindStringSubmatch(target)
+	if m == nil || m[1] != namespace || m[2] != pod {
+		return ""
+	}
+	return m[3]
+}
 
 // Parser annotation values (kinsight.io/parser).
 const (
@@ -35,6 +55,8 @@ type fileRoute struct {
 	k8s   kubeObject
 	// kubeJSON is k8s encoded once: every record of a file carries it.
 	kubeJSON []byte
+	// uid is the pod UID of the link's target, "" when unknown.
+	uid string
 }
 
 // kubeObject is Fluent Bit's kubernetes object, in its field order, plus
@@ -106,6 +128,7 @@ func (r *router) route(path string) fileRoute {
 	}
 	fr.group = expand(group, r.cluster, r.host, file)
 	fr.stream = expand(stream, r.cluster, r.host, file)
+	fr.uid = podUID(path, fr.k8s.NamespaceName, fr.k8s.PodName)
 	if r.pods == nil {
 		r.finish(&fr, nil)
 		return fr
@@ -114,9 +137,16 @@ func (r *router) route(path string) fileRoute {
 	return fr
 }
 
-// resolve completes a container route if its pod is known.
+// resolve completes a container route if its pod is known: by the UID
+// of the link's target when there is one, else by name.
 func (r *router) resolve(fr *fileRoute) bool {
-	pod, ok := r.pods.Pod(fr.k8s.NamespaceName, fr.k8s.PodName)
+	var pod *kube.Pod
+	var ok bool
+	if fr.uid != "" {
+		pod, ok = r.pods.PodByUID(fr.uid)
+	} else {
+		pod, ok = r.pods.Pod(fr.k8s.NamespaceName, fr.k8s.PodName)
+	}
 	if ok {
 		r.finish(fr, pod)
 	}

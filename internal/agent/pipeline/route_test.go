@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +100,38 @@ type podMap map[string]*kube.Pod
 func (m podMap) Pod(ns, name string) (*kube.Pod, bool) {
 	p, ok := m[ns+"/"+name]
 	return p, ok
+}
+
+func (m podMap) PodByUID(uid string) (*kube.Pod, bool) {
+	for _, p := range m {
+		if p.UID == uid {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
+// A link into an old pod's directory resolves by UID: a pod re-created
+// under the same name does not lend the old logs its metadata.
+func TestRouteByLinkUID(t *testing.T) {
+	id := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	dir := t.TempDir()
+	pods := podMap{"db/db-0": {Name: "db-0", Namespace: "db", UID: "2222aaaa-0000-0000-0000-000000000000"}}
+	r := router{cluster: "c", host: "h", routes: DefaultRoutes(), pods: pods,
+		containerGlob: []string{filepath.Join(dir, "*.log")}}
+	link := filepath.Join(dir, "db-0_db_pg-"+id+".log")
+	target := "/var/log/pods/db_db-0_1111aaaa-0000-0000-0000-000000000000/pg/0.log"
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	fr := r.route(link)
+	if fr.uid != "1111aaaa-0000-0000-0000-000000000000" || fr.resolved {
+		t.Fatalf("old pod's file resolved to the new pod: %+v", fr)
+	}
+	pods["db/old"] = &kube.Pod{Name: "db-0", Namespace: "db", UID: "1111aaaa-0000-0000-0000-000000000000"}
+	if !r.resolve(&fr) || fr.k8s.PodID != "1111aaaa-0000-0000-0000-000000000000" {
+		t.Fatalf("by uid: %+v", fr)
+	}
 }
 
 func TestRouteWithPods(t *testing.T) {
