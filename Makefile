@@ -56,9 +56,10 @@ fuzz:
 	done
 
 # Benchmarks with the figures recorded in docs/benchmarks.md.
-bench:
+bench: tools
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 	$(GO) run ./test/bench all
+	$(GO) run ./test/bench agent
 
 # A real Kubernetes control plane for integration tests, built from its Go
 # modules (tools/go.mod): tools/bin/kube-apiserver (v1.35.3) and tools/bin/etcd

@@ -9,6 +9,7 @@
 //	go run ./test/bench gen --events 100000 --out corpus.ndjson
 //	go run ./test/bench ingest [--sigv4] --work DIR
 //	go run ./test/bench query --work DIR
+//	go run ./test/bench agent [--lines 1000000 --pods 200 --rate 10000 --steady 60s]
 //
 // See docs/benchmarks.md for results and method.
 package main
@@ -61,6 +62,13 @@ type flags struct {
 	out           string
 	jsonOut       string
 	zstdBound     bool
+	// agent subcommand
+	agentLines      int
+	agentPods       int
+	agentJSONShare  float64
+	agentRate       float64
+	agentSteady     time.Duration
+	agentLinksFirst bool
 }
 
 func parseFlags(name string, args []string, stderr io.Writer) (*flags, error) {
@@ -88,6 +96,12 @@ func parseFlags(name string, args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.out, "out", "", "gen: write the corpus as NDJSON {group,stream,timestamp,message} here")
 	fs.StringVar(&f.jsonOut, "json", "", "also write every measurement as JSON here")
 	fs.BoolVar(&f.zstdBound, "zstd-bound", false, "gen: also compress each stream's messages with zstd in 1 MiB blocks, as a reference ratio")
+	fs.IntVar(&f.agentLines, "lines", 1_000_000, "agent: lines in the CRI tree")
+	fs.IntVar(&f.agentPods, "pods", 200, "agent: pods (container log files) on the node")
+	fs.Float64Var(&f.agentJSONShare, "json-share", 0.3, "agent: share of lines that are JSON objects")
+	fs.Float64Var(&f.agentRate, "rate", 10_000, "agent: lines/s of the steady phase")
+	fs.DurationVar(&f.agentSteady, "steady", time.Minute, "agent: length of the steady phase")
+	fs.BoolVar(&f.agentLinksFirst, "links-first", false, "agent: link the logs before the agent starts (its pod list still loading)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -114,6 +128,8 @@ commands:
   gen     generate the corpus and print its size (--out writes it as NDJSON)
   ingest  generate and ingest into a fresh server in --work, settle, measure disk
   query   start a server on the data an earlier ingest left in --work and time the queries
+  agent   the node agent (issue 3): catch up on a 1M-line CRI tree with metadata from a real
+          kube-apiserver, then a steady 10,000 lines/s; CPU, RSS and write-to-queryable latency
 
 Run "go run ./test/bench <command> -h" for flags.
 `
@@ -145,6 +161,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdQuery(ctx, f, command, stdout, logf)
 	case "all":
 		return cmdAll(ctx, f, command, stdout, logf)
+	case "agent":
+		return cmdAgent(ctx, f, command, stdout, logf)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
