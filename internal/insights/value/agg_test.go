@@ -39,10 +39,10 @@ func TestAggregates(t *testing.T) {
 		ts    []int64
 		want  Value
 	}{
-		{"count", nil, 0, mixed, nil, Int(6)},  // count(*)
-		{"count", nil, 1, mixed, nil, Int(5)},  // count(field): non-null
+		{"count", nil, 0, mixed, nil, Int(6)}, // count(*)
+		{"count", nil, 1, mixed, nil, Int(5)}, // count(field): non-null
 		{"count", nil, 1, nil, nil, Int(0)},
-		{"sum", nil, 1, mixed, nil, Num(7.5)},  // "5" coerces, "x" skipped
+		{"sum", nil, 1, mixed, nil, Num(7.5)}, // "5" coerces, "x" skipped
 		{"sum", nil, 1, []Value{Null(), Str("x")}, nil, Null()},
 		{"sum", nil, 1, []Value{Bool(true), Bool(false), Bool(true)}, nil, Int(2)},
 		{"avg", nil, 1, mixed, nil, Num(7.5 / 4)},

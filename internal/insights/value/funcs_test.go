@@ -126,7 +126,7 @@ func TestFunctions(t *testing.T) {
 		{"isIpInSubnet", []Value{Str("192.0.2.7"), Str("192.0.2.0/24")}, Bool(true)},
 		{"isIpInSubnet", []Value{Str("192.0.3.7"), Str("192.0.2.0/24")}, Bool(false)},
 		{"isIpInSubnet", []Value{Str("192.0.2.7"), Str("192.0.2.99/24")}, Bool(true)}, // host bits ignored
-		{"isIpInSubnet", []Value{Str("192.0.2.7"), Str("192.0.2.7")}, Bool(true)},    // bare address = /32
+		{"isIpInSubnet", []Value{Str("192.0.2.7"), Str("192.0.2.7")}, Bool(true)},     // bare address = /32
 		{"isIpInSubnet", []Value{Str("10.1.2.3"), Str("0.0.0.0/0")}, Bool(true)},
 		{"isIpInSubnet", []Value{Str("2001:db8::5"), Str("2001:db8::/32")}, Bool(true)},
 		{"isIpInSubnet", []Value{Str("2001:db9::5"), Str("2001:db8::/32")}, Bool(false)},

@@ -127,3 +127,33 @@ func FuzzCompare(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParsePeriod checks that period parsing never panics and that floor
+// and ceil bracket the timestamp and are idempotent.
+func FuzzParsePeriod(f *testing.F) {
+	for _, s := range []string{"5m", "1mo", "2 days", "1qtr", "3y", "100ms", "0s", "99999999999999999999h", "1w", "7yrs"} {
+		f.Add(s, int64(1700000000123))
+	}
+	f.Add("1h", int64(-1))
+	f.Fuzz(func(t *testing.T, s string, ms int64) {
+		p, err := ParsePeriod(s)
+		if err != nil {
+			return
+		}
+		// Keep within ±100,000 years, where calendar arithmetic is exact.
+		const span = 100_000 * 366 * 86400 * 1000
+		if ms > span || ms < -span || p.nominalMillis() > span {
+			return
+		}
+		fl, ce := p.Floor(ms), p.Ceil(ms)
+		if fl > ms || ce < ms {
+			t.Fatalf("%s: floor %d, ceil %d do not bracket %d", p, fl, ce, ms)
+		}
+		if p.Floor(fl) != fl || p.Ceil(ce) != ce {
+			t.Fatalf("%s: floor/ceil of %d not idempotent (%d, %d)", p, ms, fl, ce)
+		}
+		if back, err := ParsePeriod(p.String()); err != nil || back != p {
+			t.Fatalf("%s does not round-trip: %v %v", p, back, err)
+		}
+	})
+}

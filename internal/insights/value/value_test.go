@@ -93,7 +93,7 @@ func TestFromJSON(t *testing.T) {
 		{"12", KindNumber, "12"},
 		{"-3.25", KindNumber, "-3.25"},
 		{"1E2", KindNumber, "1E2"},
-		{"01", KindString, "01"},     // not JSON: kept as text
+		{"01", KindString, "01"},       // not JSON: kept as text
 		{"1e999", KindString, "1e999"}, // overflows float64
 		{"-", KindString, "-"},
 		{`"12"`, KindString, "12"},
@@ -166,12 +166,12 @@ func TestCompare(t *testing.T) {
 		{Int(1), Int(2), -1, true},
 		{Num(2.5), Int(2), 1, true},
 		{Str("200"), Int(200), 0, true},
-		{Str("9"), Str("10"), -1, true},    // numeric strings order as numbers
+		{Str("9"), Str("10"), -1, true}, // numeric strings order as numbers
 		{Str("10"), Num(10.5), -1, true},
 		{Str("abc"), Str("abd"), -1, true},
-		{Str("B"), Str("a"), -1, true},     // case-sensitive, byte order
-		{Int(999), Str("abc"), -1, true},   // numbers before words
-		{Bool(true), Int(0), -1, true},     // booleans first
+		{Str("B"), Str("a"), -1, true},   // case-sensitive, byte order
+		{Int(999), Str("abc"), -1, true}, // numbers before words
+		{Bool(true), Int(0), -1, true},   // booleans first
 		{Bool(false), Bool(true), -1, true},
 		{FromJSON([]byte("true")), Str("true"), 0, true},
 		{Time(1000), Int(1000), 0, true},
