@@ -161,15 +161,15 @@ func fnCoalesce(a []Value) (Value, error) {
 // nothing, and only when every argument is missing is the result null.
 func fnConcat(a []Value) (Value, error) {
 	var b strings.Builder
-	any := false
+	found := false
 	for _, v := range a {
 		if v.IsNull() {
 			continue
 		}
-		any = true
+		found = true
 		b.WriteString(v.String())
 	}
-	if !any {
+	if !found {
 		return Null(), nil
 	}
 	return Str(b.String()), nil
