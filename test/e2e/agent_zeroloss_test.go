@@ -1,0 +1,161 @@
+package e2e
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// Zero-loss settings: 120 containers writing 3,000 lines/s in total,
+// kubelet rotating at 256 KiB and keeping 5 files (the hot containers
+// rotate every few seconds), for about a minute and a half.
+const (
+	zlContainers = 120
+	zlRate       = 3000
+	zlMaxSize    = 256 << 10
+	zlMaxFiles   = 5
+)
+
+// TestAgentZeroLoss runs a real server and a real `kinsight agent` while the
+// node simulator writes and rotates: the agent is SIGKILLed and restarted
+// at random moments (also while the server is down), the server is stopped
+// for a minute and restarted on the same address. Afterwards every line
+// written must be on the server exactly once, in order within its stream,
+// with the right metadata.
+func TestAgentZeroLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes about a minute and a half")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	srv := startServer(t, "", withKeys())
+	sim := newNodeSim(t, "", zlContainers, zlMaxSize, zlMaxFiles)
+	sim.Start(zlRate)
+	agent := startAgent(t, srv, agentOpts{glob: sim.glob()})
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	jitter := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo))) }
+
+	kills := 0
+	killAndRestart := func(when string) {
+		agent.kill()
+		kills++
+		time.Sleep(jitter(0, 800*time.Millisecond))
+		agent.start()
+		lines, rot := sim.Written()
+		t.Logf("agent SIGKILLed and restarted (%s): %d lines written, %d rotations so far; hot c=0 at seq %d", when, lines, rot, sim.conts[0].seqNow())
+	}
+	// Kills while the server is up.
+	for range 3 {
+		time.Sleep(jitter(2*time.Second, 6*time.Second))
+		killAndRestart("server up")
+	}
+	time.Sleep(jitter(time.Second, 3*time.Second))
+
+	// A minute without a server: the agent keeps reading into its buffer
+	// (and spills to disk); one more kill in the middle of it.
+	srv.stop()
+	outage := time.Now()
+	t.Log("server stopped")
+	time.Sleep(jitter(15*time.Second, 40*time.Second))
+	killAndRestart("server down")
+	time.Sleep(time.Until(outage.Add(60 * time.Second)))
+	srv.restart()
+	t.Logf("server restarted after %v", time.Since(outage).Round(time.Second))
+
+	time.Sleep(jitter(2*time.Second, 5*time.Second))
+	killAndRestart("after the outage")
+	time.Sleep(3 * time.Second)
+	sim.Stop()
+	if err := sim.Err(); err != nil {
+		t.Fatalf("simulator: %v", err)
+	}
+	lines, rot := sim.Written()
+	t.Logf("simulator stopped: %d lines in %d containers, %d rotations; %d agent kills", lines, zlContainers, rot, kills)
+	if rot < 20 {
+		t.Errorf("only %d rotations: the test did not exercise rotation", rot)
+	}
+
+	start := time.Now()
+	m := waitShipped(t, agent, 2*time.Minute)
+	t.Logf("agent idle %v after the simulator stopped; buffer drops %v, output drops %v, tail errors %v, lost bytes %v",
+		time.Since(start).Round(time.Second), sumMetric(m, "kinsight_agent_buffer_dropped_total"),
+		sumMetric(m, "kinsight_agent_output_dropped_events_total"), sumMetric(m, "kinsight_agent_tail_errors_total"),
+		sumMetric(m, "kinsight_agent_tail_lost_bytes_total"))
+
+	start = time.Now()
+	got := readApplication(ctx, t, sdkReadClient(srv, readerKey, readerSecret))
+	r := checkSim(sim, got)
+	misrouted := hostGroupEvents(ctx, srv)
+	t.Logf("read back in %v: %s", time.Since(start).Round(100*time.Millisecond), r)
+	if r.badMeta > 0 {
+		t.Errorf("lines with wrong metadata: %s", r)
+	}
+	if r.missing+r.dups+r.disorder+r.foreign > 0 || r.got != r.written || misrouted != "" {
+		t.Logf("agent output: %s", saveOutput(t, agent))
+		knownAgentBug(t, "server does not hold every line exactly once, in order: %s%s", misrouted, r)
+	}
+}
+
+// TestAgentZeroLossSmallBuffer is the same set-up with a buffer far too
+// small for the outage (64 KiB in memory, 16 MiB on disk: the agent refuses
+// a disk_bytes below its 16 MiB segment size): the agent must
+// drop the oldest data, and what the server lacks afterwards must be
+// exactly what the agent's /metrics says it dropped, with nothing
+// duplicated or reordered.
+func TestAgentZeroLossSmallBuffer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes about a minute")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	srv := startServer(t, "", withKeys())
+	sim := newNodeSim(t, "", zlContainers, zlMaxSize, zlMaxFiles)
+	sim.Start(zlRate)
+	agent := startAgent(t, srv, agentOpts{glob: sim.glob(), memoryBytes: 64 << 10, diskBytes: 16 << 20})
+	time.Sleep(5 * time.Second)
+	srv.stop()
+	t.Log("server stopped")
+	// About 1 MB/s of records: the disk budget is spent after ~17 s.
+	time.Sleep(35 * time.Second)
+	srv.restart()
+	t.Log("server restarted")
+	time.Sleep(3 * time.Second)
+	sim.Stop()
+	if err := sim.Err(); err != nil {
+		t.Fatalf("simulator: %v", err)
+	}
+	m := waitShipped(t, agent, 2*time.Minute)
+	got := readApplication(ctx, t, sdkReadClient(srv, readerKey, readerSecret))
+	r := checkSim(sim, got)
+	misrouted := hostGroupEvents(ctx, srv)
+	items := sumMetric(m, "kinsight_agent_buffer_dropped_total")
+	outDropped := sumMetric(m, "kinsight_agent_output_dropped_events_total")
+	t.Logf("%s; agent dropped %v buffer items, output dropped %v events", r, items, outDropped)
+	if r.badMeta > 0 {
+		t.Errorf("lines with wrong metadata: %s", r)
+	}
+	if r.dups+r.disorder+r.foreign > 0 || misrouted != "" {
+		t.Logf("agent output: %s", saveOutput(t, agent))
+		knownAgentBug(t, "duplicated, reordered, foreign or misrouted lines: %s%s", misrouted, r)
+	}
+	if r.missing == 0 || items == 0 {
+		t.Errorf("the outage did not overflow the buffer (%d lines missing, %v items dropped)", r.missing, items)
+	}
+	// The drop count in events, where the agent exports one.
+	for _, name := range []string{"kinsight_agent_buffer_dropped_events_total", "kinsight_agent_dropped_events_total"} {
+		if _, ok := m[name]; ok || sumMetric(m, name) > 0 {
+			if ev := sumMetric(m, name) + outDropped; int(ev) != r.missing {
+				t.Errorf("%d lines missing on the server, but the agent counts %v dropped events (%s + output)", r.missing, ev, name)
+			}
+			return
+		}
+	}
+	// Only items are counted: each dropped item is part of one stream's
+	// run of lines (at most 1,000), so the gaps must fit in them.
+	if float64(r.missRuns) > items || float64(r.missing) > items*1000+outDropped {
+		t.Errorf("%d lines missing in %d gaps, more than %v dropped items can hold: something was lost silently", r.missing, r.missRuns, items)
+	}
+	knownAgentBug(t, "the agent counts dropped buffer items, not events: %d lines missing in %d gaps, which fit in the %v dropped items (at most 1,000 events each)",
+		r.missing, r.missRuns, items)
+}
