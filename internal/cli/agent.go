@@ -250,6 +250,7 @@ func pipelineConfig(a config.Agent, dataDir string, log *slog.Logger) (pipeline.
 	buf := buffer.DefaultConfig()
 	buf.MemoryBytes = int64(a.Buffer.MemoryBytes)
 	buf.DiskBytes = int64(a.Buffer.DiskBytes)
+	buf.SegmentBytes = 0 // the default for this disk budget: min(16MiB, disk_bytes/4)
 	var containers []string
 	if a.ContainerLogs != "" {
 		containers = []string{a.ContainerLogs}

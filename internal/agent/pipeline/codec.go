@@ -12,8 +12,8 @@ import (
 // sequences of uvarints and length-prefixed strings, versioned by a first byte.
 //
 //	payload: 1, group, stream, n, n × (timestamp zigzag varint, message)
-//	token:   2, n, n × (dev, ino, head, offset), journal cursor
-//	         (version 1, still read from old disk buffers, had no cursor)
+//	token:   2, n, n × (dev, ino, head, offset), journal cursor, events
+//	         (version 1, still read from old disk buffers, had neither)
 
 const (
 	codecVersion = 1
@@ -56,10 +56,12 @@ func encodePayload(p payload) []byte {
 }
 
 // token is what a payload covers: file positions and, for journal entries,
-// the cursor of the newest entry in it or in any payload pushed before it.
+// the cursor of the newest entry in it or in any payload pushed before it;
+// Events counts its events, so a dropped payload is counted in events.
 type token struct {
 	Positions []position
 	Cursor    string
+	Events    int
 }
 
 func encodeToken(t token) []byte {
@@ -72,7 +74,8 @@ func encodeToken(t token) []byte {
 		b = appendString(b, p.File.Head)
 		b = binary.AppendVarint(b, p.Offset)
 	}
-	return appendString(b, t.Cursor)
+	b = appendString(b, t.Cursor)
+	return binary.AppendUvarint(b, uint64(t.Events))
 }
 
 // reader decodes; the first error sticks.
@@ -189,6 +192,7 @@ func decodeToken(b []byte) (token, error) {
 	t := token{Positions: ps}
 	if v == tokenVersion {
 		t.Cursor = r.str()
+		t.Events = int(r.uvarint())
 	}
 	return t, r.done()
 }

@@ -20,7 +20,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		}}, token{Positions: []position{
 			{File: tail.FileID{Dev: 1, Ino: 2, Head: "head\x00\xff"}, Offset: 99},
 			{File: tail.FileID{Dev: 1 << 60, Ino: 0, Head: ""}, Offset: 0},
-		}, Cursor: "s=abc;i=1f"}},
+		}, Cursor: "s=abc;i=1f", Events: 3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

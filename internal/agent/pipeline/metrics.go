@@ -9,9 +9,13 @@ import (
 // metrics are the pipeline's own; the tailer, buffer and output export
 // theirs (lines read, lag, rotations; buffer bytes and drops; events sent).
 type metrics struct {
-	records    *prometheus.CounterVec
-	excluded   prometheus.Counter
-	podUnknown prometheus.Counter
+	records      *prometheus.CounterVec
+	excluded     prometheus.Counter
+	podUnknown   prometheus.Counter
+	dropped      *prometheus.CounterVec
+	invalidLines prometheus.Counter
+	invalidUTF8  prometheus.Counter
+	splitRecords prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -28,8 +32,25 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "kinsight_agent_pod_metadata_missing_total",
 			Help: "Container log files shipped with only their file name's metadata: the pod was still unknown after the wait.",
 		}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kinsight_agent_dropped_events_total",
+			Help: "Events read but never to be delivered, by reason (buffer_full: the disk buffer's budget was spent and its oldest data dropped; the output counts events the destination refused in kinsight_agent_output_dropped_events_total).",
+		}, []string{"reason"}),
+		invalidLines: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kinsight_agent_parser_invalid_lines_total",
+			Help: "Container log lines in no known format (CRI, Docker json-file), shipped as they are.",
+		}),
+		invalidUTF8: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kinsight_agent_parser_invalid_utf8_total",
+			Help: "Records whose invalid UTF-8 was replaced by U+FFFD.",
+		}),
+		splitRecords: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kinsight_agent_parser_split_records_total",
+			Help: "Records cut at the maximum record size or the multi-line caps (shipped in pieces).",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.records, m.excluded, m.podUnknown} {
+	m.dropped.WithLabelValues("buffer_full")
+	for _, c := range []prometheus.Collector{m.records, m.excluded, m.podUnknown, m.dropped, m.invalidLines, m.invalidUTF8, m.splitRecords} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

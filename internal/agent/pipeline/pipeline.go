@@ -42,6 +42,9 @@ type Pipeline struct {
 	tailer *tail.Tailer
 	router router
 	m      *metrics
+	// commitMu orders commits (sender and ticker both commit); saveMu
+	// orders saves.
+	commitMu, saveMu sync.Mutex
 }
 
 // New opens the checkpoints and the buffer in cfg.DataDir and builds the
@@ -179,6 +182,18 @@ type fileState struct {
 	// held are records waiting for their pod's metadata (copies).
 	held      []cri.Record
 	heldBytes int
+	// stats are the parser's counters already exported.
+	stats cri.Stats
+}
+
+// exportStats adds what the parser counted since the last call.
+func (pr *processor) exportStats(f *fileState) {
+	s := f.parser.Stats()
+	m := pr.p.m
+	m.invalidLines.Add(float64(s.InvalidLines - f.stats.InvalidLines))
+	m.invalidUTF8.Add(float64(s.InvalidUTF8 - f.stats.InvalidUTF8))
+	m.splitRecords.Add(float64(s.SplitRecords - f.stats.SplitRecords))
+	f.stats = s
 }
 
 // Holding is bounded: past these a file's records go out without waiting.
@@ -225,6 +240,7 @@ func (p *Pipeline) process(lines <-chan tail.Line, entries <-chan journal.Entry)
 				for k, f := range pr.files {
 					pr.release(k, f, true)
 					pr.emit(k, f, f.parser.Flush(now, true))
+					pr.exportStats(f)
 				}
 				continue
 			}
@@ -240,6 +256,7 @@ func (p *Pipeline) process(lines <-chan tail.Line, entries <-chan journal.Entry)
 				idle := now.Sub(f.last) > idleFileAfter
 				pr.release(k, f, idle || now.Sub(f.first) >= p.cfg.PodWait)
 				pr.emit(k, f, f.parser.Flush(now, idle))
+				pr.exportStats(f)
 				if idle {
 					delete(pr.files, k)
 				}
@@ -253,15 +270,15 @@ func (p *Pipeline) process(lines <-chan tail.Line, entries <-chan journal.Entry)
 // release emits a file's held records once its pod is known or, with
 // force, without its metadata.
 func (pr *processor) release(k fileKey, f *fileState, force bool) {
-	if f.route.resolved {
-		return
-	}
-	if !pr.p.router.resolve(&f.route) {
+	if !f.route.resolved && !pr.p.router.resolve(&f.route) {
 		if !force {
 			return
 		}
 		pr.p.router.finish(&f.route, nil)
 		pr.p.m.podUnknown.Inc()
+	}
+	if len(f.held) == 0 {
+		return
 	}
 	held := f.held
 	f.held, f.heldBytes = nil, 0
@@ -309,6 +326,7 @@ func (pr *processor) line(l tail.Line) {
 		// Same inode, other content (copy-truncate, inode reuse): what the
 		// old parser holds is emitted and a new one starts.
 		pr.emit(k, f, f.parser.Flush(time.Now(), true))
+		pr.exportStats(f)
 		f = nil
 	}
 	if f == nil {
@@ -340,6 +358,8 @@ func (pr *processor) emit(k fileKey, f *fileState, recs []cri.Record) {
 		return
 	}
 	if !f.route.resolved {
+		// Once the pod is known (or waiting is over), what was held goes
+		// first, then recs.
 		if pr.p.router.resolve(&f.route) {
 			pr.release(k, f, false)
 		} else if len(f.held)+len(recs) > maxHeldRecords || f.heldBytes > maxHeldBytes {
@@ -434,7 +454,7 @@ func (pr *processor) push(bk batchKey, b *batch, cursor string) {
 		ps = append(ps, pos)
 	}
 	pl := encodePayload(payload{Group: bk.group, Stream: bk.stream, Events: b.events})
-	if err := pr.p.buf.Push(context.Background(), pl, encodeToken(token{Positions: ps, Cursor: cursor})); err != nil {
+	if err := pr.p.buf.Push(context.Background(), pl, encodeToken(token{Positions: ps, Cursor: cursor, Events: len(b.events)})); err != nil {
 		// Only after Close, which happens after process returns.
 		pr.p.log.Error("buffer push", "err", err)
 	}
@@ -467,7 +487,10 @@ func (p *Pipeline) send(ctx context.Context) {
 				p.log.Warn("buffer ack", "err", aerr)
 			}
 			attempt = 0
+			// Commit now, not at the next tick: a crash then repeats at most
+			// the batch in flight.
 			p.commit()
+			p.saveCheckpoints()
 			continue
 		}
 		var se *cloudwatch.SendError
@@ -499,14 +522,22 @@ func (p *Pipeline) checkpointLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			p.commit()
-			if err := p.cp.Flush(); err != nil {
-				p.log.Warn("save checkpoints", "err", err)
-			}
-			if j := p.cfg.Journal; j != nil {
-				if err := j.Flush(); err != nil {
-					p.log.Warn("save journal cursor", "err", err)
-				}
-			}
+			p.saveCheckpoints()
+		}
+	}
+}
+
+// saveCheckpoints writes the file offsets and the journal cursor (each
+// only if it moved). Failures are logged: the next save retries.
+func (p *Pipeline) saveCheckpoints() {
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
+	if err := p.cp.Flush(); err != nil {
+		p.log.Warn("save checkpoints", "err", err)
+	}
+	if j := p.cfg.Journal; j != nil {
+		if err := j.Flush(); err != nil {
+			p.log.Warn("save journal cursor", "err", err)
 		}
 	}
 }
@@ -514,11 +545,16 @@ func (p *Pipeline) checkpointLoop(ctx context.Context) {
 // commit acknowledges to the checkpoints the positions of every released
 // payload: delivered, persisted or dropped and counted.
 func (p *Pipeline) commit() {
+	p.commitMu.Lock()
+	defer p.commitMu.Unlock()
 	for _, r := range p.buf.Released(nil) {
 		tok, err := decodeToken(r.Token)
 		if err != nil {
 			p.log.Error("corrupt buffer token", "id", r.ID, "err", err)
 			continue
+		}
+		if r.Why == buffer.Dropped {
+			p.m.dropped.WithLabelValues("buffer_full").Add(float64(tok.Events))
 		}
 		for _, pos := range tok.Positions {
 			p.cp.Ack(pos.File, pos.Offset)
