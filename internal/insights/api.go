@@ -1,0 +1,80 @@
+package insights
+
+import (
+	"context"
+)
+
+// Event is one log event as the store hands it over.
+type Event struct {
+	Timestamp, IngestionTime int64 // ms
+	Message                  string
+	// Group is @log. In AWS it is "<account>:<group>"; the executor uses
+	// Group as given, so the caller adds the account prefix if it wants.
+	Group, Stream string
+	Ptr           string // @ptr, opaque, given by the store
+}
+
+// ScanRequest is what the executor asks of the store; the store may prune
+// with it but never has to.
+type ScanRequest struct {
+	Groups     []string
+	Start, End int64 // ms, Start <= ts < End
+	// MayMatch is true when a block might hold a matching event; the store
+	// calls it with the block's substring oracle (bloom over trigrams:
+	// mayContain(s) is false only if no message has s; "maybe" for len<3).
+	// It is never nil.
+	MayMatch func(mayContain func(substr string) bool) bool
+	// Streams, when set, limits the scan (e.g. filter @logStream = "x").
+	Streams []string
+	// Newest, when > 0, says only the newest N events (in time order) can
+	// matter (sort @timestamp desc | limit N with no filter/stats before):
+	// the store may stop early reading backwards.
+	Newest int
+}
+
+// Store is the log store as the executor sees it.
+type Store interface {
+	// Scan calls fn with batches of events (any order across batches
+	// unless Newest is set); fn's error stops it and Scan returns it.
+	// The executor copies what it keeps, so the store may reuse a batch's
+	// slice once fn returns (not the strings in it).
+	Scan(ctx context.Context, req ScanRequest, fn func(batch []Event) error) (ScanStats, error)
+}
+
+// ScanStats is what the store read.
+type ScanStats struct{ RecordsScanned, BytesScanned int64 }
+
+// Options are one run's parameters.
+type Options struct {
+	Start, End int64 // ms, Start <= ts < End
+	Groups     []string
+	// Limit is StartQuery's limit, applied when the query has no limit
+	// command. Default DefaultLimit, at most MaxLimit.
+	Limit int
+	// MaxMemoryBytes bounds what the run holds: stats groups, sort and
+	// top-k buffers, dedup sets and pattern clusters. Default
+	// DefaultMaxMemoryBytes. Exceeding it fails the query with an error
+	// that says "query needs more than N bytes of memory".
+	MaxMemoryBytes int64
+}
+
+// Defaults of Options.
+const (
+	DefaultLimit          = 1000
+	MaxLimit              = 10000
+	DefaultMaxMemoryBytes = 256 << 20
+)
+
+// Result is a query's answer.
+type Result struct {
+	// Rows hold each row's fields in column order, nulls omitted (as AWS
+	// does).
+	Rows  [][]Field
+	Stats Stats
+}
+
+// Field is one cell: Value as Insights prints it (value.Value.String()).
+type Field struct{ Name, Value string }
+
+// Stats are GetQueryResults' statistics.
+type Stats struct{ RecordsMatched, RecordsScanned, BytesScanned float64 }

@@ -1,0 +1,35 @@
+// Package insights compiles and runs CloudWatch Logs Insights queries over
+// kinsight's log store.
+//
+// Compile turns the AST of package syntax into a plan of stages: the
+// streaming commands at the head of the query (filter, fields, parse,
+// display, unmask) run on every event in a small worker pool; the first
+// blocking command (stats, sort … | limit, or anything that needs every
+// row) is a sink that each worker fills on its own and that is merged at
+// the end; the rest of the query runs on the merged rows in order.
+//
+// The plan also says what the store may skip: the time range, the log
+// groups, the streams of `filter @logStream = "x"`, and a MayMatch
+// predicate over each block's substring oracle derived from the filters
+// that must hold (`like`, `=~` literals, `field = "str"` on JSON fields).
+//
+// Semantics chosen where AWS does not say, summarised (details beside the
+// code):
+//   - a query without fields, display, stats or pattern returns @timestamp
+//     and @message; every row that comes from an event (not from stats or
+//     pattern) also carries @ptr, as GetQueryResults does, so GetLogRecord
+//     can follow it;
+//   - rows are sorted by @timestamp descending unless the query sorts, and
+//     limit and dedup before any sort see that order; stats rows without a
+//     sort come in ascending order of their by-values;
+//   - comparisons with a missing field are false (`x != "a"` drops events
+//     without x); `x = null` and `x != null` test presence;
+//   - JSON messages are flattened with dots (arrays by index); a JSON
+//     string holding JSON is not parsed again; only the keys the query names
+//     are extracted, and only when it names one;
+//   - `pattern` tokenises on white space, replaces tokens holding a digit by
+//     <*>, groups equal results, and also turns into <*> every position
+//     where the group's messages differ;
+//   - `unmask` is a no-op: kinsight does not mask data, so the unmasked
+//     value is the value.
+package insights

@@ -1,0 +1,105 @@
+package insights
+
+import (
+	"github.com/kinsight/kinsight/internal/insights/value"
+)
+
+// row is one row of the pipeline: an event (isEvent) whose fields are read
+// lazily from it, or a row made by stats or pattern. vals/has hold the
+// slots read or assigned so far.
+type row struct {
+	q          *Query
+	ev         Event
+	isEvent    bool
+	jsonLoaded bool
+	vals       []value.Value
+	has        []bool
+	// aggs holds a stats group's aggregate results while its output
+	// expressions are evaluated.
+	aggs []value.Value
+	// keys are the row's sort keys for the sort being run.
+	keys []value.Value
+}
+
+func newRow(q *Query) *row {
+	n := len(q.names)
+	return &row{q: q, vals: make([]value.Value, n), has: make([]bool, n)}
+}
+
+// reset makes r the row of ev, reusing its slices.
+func (r *row) reset(ev *Event) {
+	r.ev = *ev
+	r.isEvent = true
+	r.jsonLoaded = false
+	clear(r.has)
+}
+
+// clone copies r for keeping after the worker moves on.
+func (r *row) clone() *row {
+	c := &row{q: r.q, ev: r.ev, isEvent: r.isEvent, jsonLoaded: r.jsonLoaded}
+	c.vals = append([]value.Value(nil), r.vals...)
+	c.has = append([]bool(nil), r.has...)
+	c.keys = append([]value.Value(nil), r.keys...)
+	return c
+}
+
+// size estimates the bytes a kept row holds.
+func (r *row) size() int64 {
+	n := int64(160 + 40*len(r.vals) + 32*len(r.keys) + len(r.ev.Message) + len(r.ev.Ptr))
+	for _, v := range r.vals {
+		if v.Kind() == value.KindString {
+			n += int64(len(v.String()))
+		}
+	}
+	return n
+}
+
+func (r *row) set(s int, v value.Value) {
+	r.vals[s] = v
+	r.has[s] = true
+}
+
+func (r *row) get(s int) value.Value {
+	if r.has[s] {
+		return r.vals[s]
+	}
+	if !r.isEvent {
+		return value.Value{}
+	}
+	var v value.Value
+	switch r.q.kinds[s] {
+	case slotTimestamp:
+		v = value.Time(r.ev.Timestamp)
+	case slotMessage:
+		v = value.Str(r.ev.Message)
+	case slotLogStream:
+		v = value.Str(r.ev.Stream)
+	case slotLog:
+		v = value.Str(r.ev.Group)
+	case slotIngestionTime:
+		v = value.Time(r.ev.IngestionTime)
+	case slotPtr:
+		v = value.Str(r.ev.Ptr)
+	default:
+		if !r.jsonLoaded {
+			r.loadJSON()
+			if r.has[s] {
+				return r.vals[s]
+			}
+		}
+	}
+	r.set(s, v)
+	return v
+}
+
+// timestamp is the row's @timestamp for earliest/latest.
+func (r *row) timestamp() int64 {
+	if r.isEvent {
+		return r.ev.Timestamp
+	}
+	if s, ok := r.q.slotOf["@timestamp"]; ok {
+		t, _ := r.get(s).AsTime()
+		return t
+	}
+	return 0
+}
