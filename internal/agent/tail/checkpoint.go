@@ -24,6 +24,7 @@ type Checkpoints struct {
 
 	mu      sync.Mutex
 	entries map[fileKey]*cpEntry
+	paths   map[fileKey]*pathNote // include-matched names of tracked identities, for Ack to record
 	dirty   bool
 }
 
@@ -31,6 +32,25 @@ type cpEntry struct {
 	Head   string
 	Offset int64
 	Seen   time.Time // last time the identity was on disk (or in a .gz)
+	// Path is the include-matched name the content was read under, so a
+	// rotated file (or its .gz) found after a restart keeps its Line.Path.
+	Path string
+}
+
+// pathNote is the tailer's word on which include-matched name an identity
+// is read under. It is kept apart from the entries because the tailer
+// tracks a file before any of its lines is acknowledged, and the consumer
+// acknowledges by FileID alone.
+type pathNote struct {
+	head, path string
+	seen       time.Time
+}
+
+// ckpt is one checkpoint entry as the tailer sees it at start.
+type ckpt struct {
+	id   FileID
+	off  int64
+	path string
 }
 
 // checkpointFile is the on-disk JSON shape; version guards future changes.
@@ -45,6 +65,9 @@ type checkpointKV struct {
 	Head   []byte `json:"head"` // base64 in JSON
 	Offset int64  `json:"offset"`
 	Seen   int64  `json:"seen_unix"`
+	// Path is absent in files written before it existed: such entries
+	// resume without a name and take the name of the live file beside them.
+	Path string `json:"path,omitempty"`
 }
 
 const checkpointVersion = 1
@@ -53,7 +76,7 @@ const checkpointVersion = 1
 // empty set). path "" keeps checkpoints in memory only. A corrupt file is an
 // error: the caller decides whether to start afresh (and re-read or skip).
 func OpenCheckpoints(path string) (*Checkpoints, error) {
-	c := &Checkpoints{path: path, now: time.Now, entries: map[fileKey]*cpEntry{}}
+	c := &Checkpoints{path: path, now: time.Now, entries: map[fileKey]*cpEntry{}, paths: map[fileKey]*pathNote{}}
 	if path == "" {
 		return c, nil
 	}
@@ -85,7 +108,7 @@ func decodeCheckpoints(b []byte) (map[fileKey]*cpEntry, error) {
 		if kv.Offset < 0 {
 			return nil, fmt.Errorf("negative offset %d for %d:%d", kv.Offset, kv.Dev, kv.Ino)
 		}
-		m[fileKey{kv.Dev, kv.Ino}] = &cpEntry{Head: string(kv.Head), Offset: kv.Offset, Seen: time.Unix(kv.Seen, 0)}
+		m[fileKey{kv.Dev, kv.Ino}] = &cpEntry{Head: string(kv.Head), Offset: kv.Offset, Seen: time.Unix(kv.Seen, 0), Path: kv.Path}
 	}
 	return m, nil
 }
@@ -93,7 +116,7 @@ func decodeCheckpoints(b []byte) (map[fileKey]*cpEntry, error) {
 func encodeCheckpoints(m map[fileKey]*cpEntry) ([]byte, error) {
 	f := checkpointFile{Version: checkpointVersion, Files: make([]checkpointKV, 0, len(m))}
 	for k, e := range m {
-		f.Files = append(f.Files, checkpointKV{Dev: k.dev, Ino: k.ino, Head: []byte(e.Head), Offset: e.Offset, Seen: e.Seen.Unix()})
+		f.Files = append(f.Files, checkpointKV{Dev: k.dev, Ino: k.ino, Head: []byte(e.Head), Offset: e.Offset, Seen: e.Seen.Unix(), Path: e.Path})
 	}
 	sort.Slice(f.Files, func(i, j int) bool {
 		a, b := f.Files[i], f.Files[j]
@@ -111,9 +134,15 @@ func (c *Checkpoints) Ack(file FileID, offset int64) {
 	defer c.mu.Unlock()
 	e := c.entries[file.key()]
 	if e == nil || !headsMatch(e.Head, file.Head) {
-		c.entries[file.key()] = &cpEntry{Head: file.Head, Offset: offset, Seen: c.now()}
+		c.entries[file.key()] = &cpEntry{Head: file.Head, Offset: offset, Seen: c.now(), Path: c.notedPath(file)}
 		c.dirty = true
 		return
+	}
+	if e.Path == "" {
+		if p := c.notedPath(file); p != "" {
+			e.Path = p
+			c.dirty = true
+		}
 	}
 	if offset > e.Offset {
 		e.Offset = offset
@@ -121,6 +150,37 @@ func (c *Checkpoints) Ack(file FileID, offset int64) {
 	}
 	if len(file.Head) > len(e.Head) {
 		e.Head = file.Head
+		c.dirty = true
+	}
+}
+
+// notedPath is the path the tailer noted for the identity ("" if none).
+// c.mu must be held.
+func (c *Checkpoints) notedPath(file FileID) string {
+	if n := c.paths[file.key()]; n != nil && headsMatch(n.head, file.Head) {
+		return n.path
+	}
+	return ""
+}
+
+// notePath records that the identity is read under the include-matched
+// name path, so its entry (now or when its first ack arrives) carries it.
+// The note outlives the tracked file by forget_after (see sweep): acks of
+// lines in flight still find it.
+func (c *Checkpoints) notePath(file FileID, path string, now time.Time) {
+	if path == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := file.key()
+	if n := c.paths[k]; n != nil {
+		n.head, n.path, n.seen = file.Head, path, now
+	} else {
+		c.paths[k] = &pathNote{head: file.Head, path: path, seen: now}
+	}
+	if e := c.entries[k]; e != nil && e.Path != path && headsMatch(e.Head, file.Head) {
+		e.Path = path
 		c.dirty = true
 	}
 }
@@ -136,15 +196,16 @@ func (c *Checkpoints) Lookup(file FileID) (int64, bool) {
 	return e.Offset, true
 }
 
-// all returns a copy of every identity and offset (for the tailer's start).
-func (c *Checkpoints) all() map[FileID]int64 {
+// all returns a copy of every identity, offset and path (for the tailer's
+// start).
+func (c *Checkpoints) all() []ckpt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m := make(map[FileID]int64, len(c.entries))
+	l := make([]ckpt, 0, len(c.entries))
 	for k, e := range c.entries {
-		m[FileID{Dev: k.dev, Ino: k.ino, Head: e.Head}] = e.Offset
+		l = append(l, ckpt{id: FileID{Dev: k.dev, Ino: k.ino, Head: e.Head}, off: e.Offset, path: e.Path})
 	}
-	return m
+	return l
 }
 
 // touch marks the identity as still present at now.
@@ -173,6 +234,11 @@ func (c *Checkpoints) sweep(cutoff time.Time) int {
 	}
 	if n > 0 {
 		c.dirty = true
+	}
+	for k, p := range c.paths {
+		if p.seen.Before(cutoff) {
+			delete(c.paths, k)
+		}
 	}
 	return n
 }

@@ -31,10 +31,11 @@ type memInode struct {
 	ino   uint64
 	data  []byte
 	mtime int64 // bumped by every change, like a real mtime
+	dir   bool
 }
 
 func (i *memInode) info() FileInfo {
-	return FileInfo{Size: int64(len(i.data)), ModTime: time.Unix(0, i.mtime), Dev: 1, Ino: i.ino, Regular: true}
+	return FileInfo{Size: int64(len(i.data)), ModTime: time.Unix(0, i.mtime), Dev: 1, Ino: i.ino, Regular: !i.dir}
 }
 
 func newMemFS() *memFS { return &memFS{nextIno: 100, names: map[string]*memNode{}} }
@@ -144,6 +145,14 @@ func (m *memFS) createIno(path string, ino uint64) {
 	m.names[path] = &memNode{ino: &memInode{ino: ino}}
 }
 
+// mkdir makes path a directory (not a regular file).
+func (m *memFS) mkdir(path string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.nextIno++
+	m.names[path] = &memNode{ino: &memInode{ino: m.nextIno, dir: true}}
+}
+
 func (m *memFS) append(path, s string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -202,6 +211,18 @@ func (m *memFS) gzip(from, to string) {
 	zw := gzip.NewWriter(&b)
 	zw.Write([]byte(m.content(from)))
 	zw.Close()
+	m.append(to, b.String())
+	m.remove(from)
+}
+
+// gzipIno is gzip onto a given inode number (the filesystem reusing an
+// inode freed just before).
+func (m *memFS) gzipIno(from, to string, ino uint64) {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte(m.content(from)))
+	zw.Close()
+	m.createIno(to, ino)
 	m.append(to, b.String())
 	m.remove(from)
 }

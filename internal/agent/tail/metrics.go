@@ -14,6 +14,7 @@ const (
 	reasonTruncated       = "truncated"
 	reasonGone            = "gone"
 	reasonGzip            = "gzip"
+	reasonNotRegular      = "not_regular" // a directory (or device, fifo…) where a log file is expected
 )
 
 type metrics struct {
@@ -50,7 +51,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		fileLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "kinsight_agent_tail_file_lag_bytes",
 			Help: "Bytes on disk not yet read, per followed path (a rotated file still draining counts under the name it was found by)."}, []string{"path"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kinsight_agent_tail_errors_total",
-			Help: "Files that could not be followed, by reason (dangling_symlink, unreadable, glob, gzip)."}, []string{"reason"}),
+			Help: "Files that could not be followed, by reason (dangling_symlink, unreadable, glob, gzip, not_regular)."}, []string{"reason"}),
 		lost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kinsight_agent_tail_lost_bytes_total",
 			Help: "Bytes known to be written but never read, by reason (truncated, gone, gzip)."}, []string{"reason"}),
 	}
@@ -60,7 +61,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			return nil, fmt.Errorf("register tail metrics: %w", err)
 		}
 	}
-	for _, r := range []string{reasonDanglingSymlink, reasonUnreadable, reasonGlob, reasonGzip} {
+	for _, r := range []string{reasonDanglingSymlink, reasonUnreadable, reasonGlob, reasonGzip, reasonNotRegular} {
 		m.errors.WithLabelValues(r)
 	}
 	for _, r := range []string{reasonTruncated, reasonGone, reasonGzip} {

@@ -64,19 +64,28 @@ func gzipHead(f File, n int) (string, error) {
 	return string(b[:m]), nil
 }
 
-// readAll gives every file its turn, in inode order so tests are
-// deterministic.
+// readAll gives every file its turn: rotated (non-live) files first, so
+// the end of a renamed file goes out before the start of its successor
+// whatever their inode numbers; then in inode order so tests are
+// deterministic. A file is not read in a poll in which an earlier file with
+// the same Line.Path was left unfinished (the per-poll budget ran out, or
+// its last line is still unterminated): its lines would overtake older ones.
 func (t *Tailer) readAll(ctx context.Context, out chan<- Line) error {
 	keys := make([]fileKey, 0, len(t.files))
 	for k := range t.files {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool {
+		a, b := t.files[keys[i]], t.files[keys[j]]
+		if a.live != b.live {
+			return !a.live
+		}
 		return keys[i].dev < keys[j].dev || keys[i].dev == keys[j].dev && keys[i].ino < keys[j].ino
 	})
+	var unfinished map[string]bool // paths with an older file not read to its end in this poll
 	for _, k := range keys {
 		tr := t.files[k]
-		if tr.done {
+		if tr.done || unfinished[tr.path] {
 			continue
 		}
 		if tr.gz {
@@ -85,9 +94,17 @@ func (t *Tailer) readAll(ctx context.Context, out chan<- Line) error {
 			}
 			continue
 		}
-		n, err := t.readFile(ctx, tr, out)
+		n, more, err := t.readFile(ctx, tr, out)
 		if err != nil {
 			return err
+		}
+		if !tr.live && (more || n > 0 && len(tr.partial) > 0) {
+			// Its writer may still finish the line through its old
+			// descriptor; if not, the next quiet poll flushes it.
+			if unfinished == nil {
+				unfinished = map[string]bool{}
+			}
+			unfinished[tr.path] = true
 		}
 		switch {
 		case n == 0 && !tr.seen && tr.f != nil:
@@ -114,26 +131,27 @@ func (t *Tailer) readAll(ctx context.Context, out chan<- Line) error {
 	return nil
 }
 
-// readFile reads what is new in a regular file, up to MaxBytesPerPoll.
-func (t *Tailer) readFile(ctx context.Context, tr *tracked, out chan<- Line) (int64, error) {
+// readFile reads what is new in a regular file, up to MaxBytesPerPoll;
+// more says the budget ran out before the end of the file.
+func (t *Tailer) readFile(ctx context.Context, tr *tracked, out chan<- Line) (read int64, more bool, err error) {
 	if tr.f == nil {
 		if !tr.seen || tr.size <= tr.readPos() {
-			return 0, nil
+			return 0, false, nil
 		}
 		f, err := t.openAs(tr.real, tr.id.key())
 		if errors.Is(err, errMoved) || isNotExist(err) {
-			return 0, nil // renamed under us: the next scan sorts it out
+			return 0, false, nil // renamed under us: the next scan sorts it out
 		}
 		if err != nil {
 			t.log.Warn("cannot reopen file", "path", tr.real, "err", err)
 			t.m.errors.WithLabelValues(reasonUnreadable).Inc()
-			return 0, nil
+			return 0, false, nil
 		}
 		tr.f = f
 	}
 	fi, err := tr.f.Stat()
 	if err != nil {
-		return 0, nil
+		return 0, false, nil
 	}
 	if fi.Size < tr.readPos() {
 		t.truncated(tr, fi.Size)
@@ -142,7 +160,7 @@ func (t *Tailer) readFile(ctx context.Context, tr *tracked, out chan<- Line) (in
 	changed := !fi.ModTime.Equal(tr.mtime)
 	tr.mtime = fi.ModTime
 	if fi.Size <= tr.readPos() && !changed {
-		return 0, nil
+		return 0, false, nil
 	}
 	// Check the head before reading on: content replaced in place (truncated
 	// and rewritten past our offset between two polls) shows as other
@@ -158,14 +176,19 @@ func (t *Tailer) readFile(ctx context.Context, tr *tracked, out chan<- Line) (in
 			}
 		}
 	}
-	var read int64
-	for read < t.cfg.MaxBytesPerPoll {
+	for {
+		if read >= t.cfg.MaxBytesPerPoll {
+			if fi, err := tr.f.Stat(); err == nil && fi.Size > tr.readPos() {
+				more = true
+			}
+			break
+		}
 		n, err := tr.f.ReadAt(t.buf, tr.readPos())
 		if n > 0 {
 			read += int64(n)
 			t.m.bytes.Add(float64(n))
 			if err := t.consume(ctx, tr, t.buf[:n], out); err != nil {
-				return read, err
+				return read, false, err
 			}
 		}
 		if n == 0 || errors.Is(err, io.EOF) {
@@ -177,7 +200,7 @@ func (t *Tailer) readFile(ctx context.Context, tr *tracked, out chan<- Line) (in
 			break
 		}
 	}
-	return read, nil
+	return read, more, nil
 }
 
 // readGzip reads a compressed rotated file from tr.off (in decompressed

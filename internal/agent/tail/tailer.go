@@ -62,6 +62,10 @@ type tracked struct {
 	partial []byte // bytes after off with no newline yet
 	size    int64  // last known size (unused for gz)
 	mtime   time.Time
+	// The scan's last stat of the inode: a closed file whose stat is
+	// unchanged needs no identity check (see scan).
+	scanSize  int64
+	scanMtime time.Time
 	live    bool // at an include-matched name in this scan
 	wasLive bool
 	seen    bool // on disk in this scan
@@ -143,8 +147,8 @@ func (t *Tailer) poll(ctx context.Context, out chan<- Line) error {
 		t.started = true
 		all := t.cp.all()
 		t.fresh = len(all) == 0
-		for id, off := range all {
-			t.addGhost(&ghost{id: id, off: off, size: -1, reason: reasonGone, born: t.now()})
+		for _, e := range all {
+			t.addGhost(&ghost{id: e.id, path: e.path, off: e.off, size: -1, reason: reasonGone, born: t.now()})
 		}
 	}
 	t.scan(first)
@@ -208,7 +212,11 @@ func (t *Tailer) collect(problems map[string]string) []candidate {
 			t.problem(problems, p, reasonUnreadable, err)
 			continue
 		}
-		if !info.Regular || visited["\x00"+real] {
+		if !info.Regular {
+			t.problem(problems, p, reasonNotRegular, fmt.Errorf("%s is not a regular file", real))
+			continue
+		}
+		if visited["\x00"+real] {
 			continue
 		}
 		visited["\x00"+real] = true
@@ -224,8 +232,12 @@ func (t *Tailer) collect(problems map[string]string) []candidate {
 				continue
 			}
 			si, err := t.fs.Stat(s)
-			if err != nil || !si.Regular {
+			if err != nil {
 				continue // racing with the rotator: next scan sees it settled
+			}
+			if !si.Regular {
+				t.problem(problems, s, reasonNotRegular, fmt.Errorf("%s is not a regular file", s))
+				continue
 			}
 			visited["\x00"+s] = true
 			cands = append(cands, candidate{path: p, real: s, info: si, gz: strings.HasSuffix(s, ".gz")})
@@ -267,16 +279,23 @@ func (t *Tailer) scan(first bool) {
 	var unknown []unknownCand
 	for _, c := range cands {
 		k := fileKey{c.info.Dev, c.info.Ino}
+		var head string
+		var err error
+		haveHead := false
 		if tr := t.files[k]; tr != nil {
-			t.update(tr, c)
-			continue
-		}
-		if sh := t.shadows[k]; !c.live && sh != nil {
+			if head, haveHead = t.reused(tr, c); !haveHead {
+				t.update(tr, c)
+				continue
+			}
+			// Handled below as the new file it is.
+		} else if sh := t.shadows[k]; !c.live && sh != nil {
 			sh.seen = true
 			unknown = append(unknown, unknownCand{c: c})
 			continue
 		}
-		head, err := t.readHead(c.real, c.gz, k)
+		if !haveHead {
+			head, err = t.readHead(c.real, c.gz, k)
+		}
 		if errors.Is(err, errMoved) {
 			continue
 		}
@@ -346,7 +365,13 @@ func (t *Tailer) scan(first bool) {
 				t.cp.Ack(id, skipAll)
 				continue
 			}
-			t.track(c, g.path, id, g.off)
+			path := g.path
+			if path == "" {
+				// A checkpoint written before paths were kept: the live
+				// file it was found beside is the best name there is.
+				path = c.path
+			}
+			t.track(c, path, id, g.off)
 			if c.gz && g.size >= 0 && g.off >= g.size {
 				// Drained through its descriptor before it was compressed:
 				// no need to decompress it just to skip all of it.
@@ -375,13 +400,54 @@ func (t *Tailer) scan(first bool) {
 	}
 }
 
+// reused reports whether the inode of tracked file tr now holds other
+// content (inode reuse: ext4 hands a freed inode to the next new file at
+// once), and if so lets go of tr, leaving its content a ghost, and returns
+// the candidate's head. Only a closed file (or a .gz-ness change) can be
+// replaced: an open descriptor pins its inode. A closed file whose stat has
+// not changed since the last scan is not read again.
+func (t *Tailer) reused(tr *tracked, c candidate) (string, bool) {
+	if tr.gz == c.gz && (tr.f != nil || c.info.Size == tr.scanSize && c.info.ModTime.Equal(tr.scanMtime)) {
+		return "", false
+	}
+	head, err := t.readHead(c.real, c.gz, tr.key)
+	if err != nil {
+		return "", false // moved or unreadable: update as before, the next scan looks again
+	}
+	if tr.gz == c.gz && headsMatch(head, tr.id.Head) {
+		return "", false // same content (grown, or truncated: update sees it)
+	}
+	t.log.Info("inode reused: the file read from it is gone, another file holds it", "path", tr.path, "old", tr.real, "new", c.real, "offset", tr.off)
+	if tr.f != nil {
+		tr.f.Close()
+		tr.f = nil
+	}
+	size := max(tr.size, tr.off)
+	if tr.gz {
+		size = -1 // decompressed size unknown unless read to its end
+		if tr.done {
+			size = tr.off
+		}
+	}
+	t.addGhost(&ghost{id: tr.id, path: tr.path, off: tr.off, size: size, reason: reasonGone, born: t.now()})
+	if tr.wasLive {
+		t.m.rotations.Inc()
+	}
+	delete(t.files, tr.key)
+	return head, true
+}
+
 // update refreshes a known file from this scan's stat.
 func (t *Tailer) update(tr *tracked, c candidate) {
 	tr.seen = true
 	tr.real = c.real
+	tr.scanSize, tr.scanMtime = c.info.Size, c.info.ModTime
 	if c.live {
 		tr.live = true
-		tr.path = c.path
+		if tr.path != c.path {
+			tr.path = c.path
+			t.cp.notePath(tr.id, tr.path, t.now())
+		}
 	}
 	if tr.gz {
 		return
@@ -416,8 +482,10 @@ func (t *Tailer) truncated(tr *tracked, newSize int64) {
 }
 
 func (t *Tailer) track(c candidate, path string, id FileID, off int64) {
-	tr := &tracked{key: fileKey{c.info.Dev, c.info.Ino}, id: id, path: path, real: c.real, gz: c.gz, off: off, size: c.info.Size, live: c.live, seen: true}
+	tr := &tracked{key: fileKey{c.info.Dev, c.info.Ino}, id: id, path: path, real: c.real, gz: c.gz, off: off, size: c.info.Size, live: c.live, seen: true,
+		scanSize: c.info.Size, scanMtime: c.info.ModTime}
 	t.files[tr.key] = tr
+	t.cp.notePath(id, path, t.now())
 }
 
 func (t *Tailer) addGhost(g *ghost) {
@@ -497,6 +565,7 @@ func (t *Tailer) bookkeep() {
 			fileLag[tr.path] = 0
 		}
 		t.cp.touch(tr.id, now, t.touchEvery())
+		t.cp.notePath(tr.id, tr.path, now) // the head may have grown (or been reset) since track
 	}
 	for k, sh := range t.shadows {
 		if !sh.seen {

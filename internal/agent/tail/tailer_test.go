@@ -315,7 +315,9 @@ func TestResumeFromGzipAfterRestart(t *testing.T) {
 
 	h2 := newHarness(t, fsys, cp, Config{StartAt: StartEnd})
 	got := h2.pollText()
-	if got != "4\n2\n3\n" { // 4 was written while stopped: read from 0 despite start_at: end
+	// The rotated file's rest first (file order), then 4, written while
+	// stopped: read from 0 despite start_at: end.
+	if got != "2\n3\n4\n" {
 		t.Fatalf("after restart got %q, want the rest of the rotated file from its .gz", got)
 	}
 	if h2.counter(h2.tl.m.gzResumes) != 1 {
