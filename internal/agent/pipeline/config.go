@@ -78,6 +78,8 @@ type Config struct {
 	Multiline *cri.Multiline
 	// Journal, when set, ships journal entries to the dataplane group.
 	Journal Journal
+	// Senders is how many batches are delivered at once. Default 4.
+	Senders int
 	// PollInterval is the tailer's. Default 250ms.
 	PollInterval time.Duration
 	// BatchWait is how long a batch collects records before it is pushed.
@@ -170,6 +172,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.CheckpointInterval <= 0 {
 		c.CheckpointInterval = time.Second
+	}
+	if c.Senders <= 0 {
+		c.Senders = 4
+	}
+	if c.Buffer.MaxInFlight < c.Senders {
+		c.Buffer.MaxInFlight = c.Senders
 	}
 	if c.PodWait <= 0 {
 		c.PodWait = 2 * time.Second

@@ -42,9 +42,11 @@ type Pipeline struct {
 	tailer *tail.Tailer
 	router router
 	m      *metrics
-	// commitMu orders commits (sender and ticker both commit); saveMu
+	// commitMu orders commits (senders and ticker all commit); saveMu
 	// orders saves.
 	commitMu, saveMu sync.Mutex
+	// saveNow asks the checkpoint loop to save (after an ack).
+	saveNow chan struct{}
 }
 
 // New opens the checkpoints and the buffer in cfg.DataDir and builds the
@@ -93,7 +95,7 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 		return nil, fmt.Errorf("pipeline: buffer: %w", err)
 	}
 	return &Pipeline{
-		cfg: cfg, log: cfg.Logger, cp: cp, buf: buf, out: out, cw: cw, tailer: tl, m: m,
+		cfg: cfg, log: cfg.Logger, cp: cp, buf: buf, out: out, cw: cw, tailer: tl, m: m, saveNow: make(chan struct{}, 1),
 		router: router{
 			cluster: cfg.ClusterName, host: cfg.HostName, routes: cfg.Routes, filter: cfg.Filter,
 			containerGlob: cfg.ContainerLogs, pods: cfg.Pods, labels: cfg.PodLabels, annots: cfg.PodAnnotations,
@@ -462,11 +464,30 @@ func (pr *processor) push(bk batchKey, b *batch, cursor string) {
 	clear(b.pos)
 }
 
-// send delivers buffer items until ctx ends.
+// send runs Config.Senders delivery workers until ctx ends.
 func (p *Pipeline) send(ctx context.Context) {
-	// acked remembers, per item, how many leading events a failed Send
-	// got acknowledged, so a retry does not send them again.
-	acked := map[uint64]int{}
+	var (
+		mu sync.Mutex
+		// acked remembers, per item, how many leading events a failed
+		// Send got acknowledged, so a retry does not send them again.
+		acked = map[uint64]int{}
+		wg    sync.WaitGroup
+	)
+	for range p.cfg.Senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.sendWorker(ctx, &mu, acked)
+		}()
+	}
+	wg.Wait()
+}
+
+// sendWorker takes items from the buffer and delivers them. Items of one
+// stream may be in flight together: the destination orders events by
+// timestamp, and the buffer releases positions in push order whatever the
+// order of acknowledgements.
+func (p *Pipeline) sendWorker(ctx context.Context, mu *sync.Mutex, acked map[uint64]int) {
 	attempt := 0
 	for {
 		item, err := p.buf.Next(ctx)
@@ -479,23 +500,32 @@ func (p *Pipeline) send(ctx context.Context) {
 			_ = p.buf.Ack(item.ID)
 			continue
 		}
+		mu.Lock()
 		skip := min(acked[item.ID], len(pl.Events))
+		mu.Unlock()
 		err = p.out.Send(ctx, pl.Group, pl.Stream, pl.Events[skip:])
 		if err == nil {
+			mu.Lock()
 			delete(acked, item.ID)
+			mu.Unlock()
 			if aerr := p.buf.Ack(item.ID); aerr != nil && !errors.Is(aerr, buffer.ErrNotInFlight) {
 				p.log.Warn("buffer ack", "err", aerr)
 			}
 			attempt = 0
-			// Commit now, not at the next tick: a crash then repeats at most
-			// the batch in flight.
+			// Commit now, not at the next tick, so a crash repeats as
+			// little as possible: the saver writes as soon as it can.
 			p.commit()
-			p.saveCheckpoints()
+			select {
+			case p.saveNow <- struct{}{}:
+			default:
+			}
 			continue
 		}
 		var se *cloudwatch.SendError
 		if errors.As(err, &se) {
+			mu.Lock()
 			acked[item.ID] = skip + se.Acked
+			mu.Unlock()
 		}
 		_ = p.buf.Nack(item.ID)
 		if ctx.Err() != nil {
@@ -512,7 +542,9 @@ func (p *Pipeline) send(ctx context.Context) {
 	}
 }
 
-// checkpointLoop applies releases and saves checkpoints periodically.
+// checkpointLoop applies releases and saves checkpoints after every
+// acknowledgement (coalesced: one save covers every ack before it) and
+// every CheckpointInterval (persisted and dropped items release too).
 func (p *Pipeline) checkpointLoop(ctx context.Context) {
 	t := time.NewTicker(p.cfg.CheckpointInterval)
 	defer t.Stop()
@@ -520,6 +552,8 @@ func (p *Pipeline) checkpointLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-p.saveNow:
+			p.saveCheckpoints()
 		case <-t.C:
 			p.commit()
 			p.saveCheckpoints()
