@@ -388,11 +388,16 @@ func (c *compiler) stats(s *syntax.Stats) error {
 		// Outside aggregates, names refer to the columns computed so far
 		// in this stats (overProvisionedMB = a - b), not to events.
 		c.eventMode = false
+		before := len(aggs)
 		fn, err := c.expr(p.Expr)
 		c.eventMode = wasEvent
 		if err != nil {
 			c.aggs = nil
 			return err
+		}
+		if len(aggs) == before && !onlyNames(p.Expr, outNames) {
+			c.aggs = nil
+			return c.errAt(p.Expr.Pos(), "stats needs an aggregate function such as count(*) here, or names computed before it in the same stats")
 		}
 		st.outFns = append(st.outFns, fn)
 		name := projName(p)
@@ -425,4 +430,34 @@ func (a *aggSpec) new() value.Agg {
 		panic(fmt.Sprintf("insights: aggregate checked at compile time failed: %v", err)) // a bug, not input
 	}
 	return g
+}
+
+// onlyNames reports whether every field e reads is one of names.
+func onlyNames(e syntax.Expr, names []string) bool {
+	switch e := e.(type) {
+	case *syntax.FieldRef:
+		for _, n := range names {
+			if n == e.Name {
+				return true
+			}
+		}
+		return false
+	case *syntax.Unary:
+		return onlyNames(e.X, names)
+	case *syntax.Binary:
+		return onlyNames(e.L, names) && onlyNames(e.R, names)
+	case *syntax.Call:
+		for _, a := range e.Args {
+			if !onlyNames(a, names) {
+				return false
+			}
+		}
+	case *syntax.ListLit:
+		for _, a := range e.Items {
+			if !onlyNames(a, names) {
+				return false
+			}
+		}
+	}
+	return true
 }

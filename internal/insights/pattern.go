@@ -20,9 +20,10 @@ const maxClustersPerLength = 256
 
 // pattern clusters the rows' values (AWS `pattern`) the simple way, in the
 // spirit of Drain: messages are split on white space; tokens with a digit
-// are variable from the start; a message joins the first cluster of the
-// same token count that agrees on at least half of the positions, and the
-// positions where they disagree become <*>. Results are the clusters by
+// are variable from the start; a message joins the cluster of the same
+// token count that agrees with it on most constant positions, if that is
+// at least one and at least half of them, and the positions where they
+// disagree become <*>. Results are the clusters by
 // descending count with @pattern, @sampleCount and @ratio.
 func (x *run) pattern(s *patternStage, rows []*row) ([]*row, error) {
 	byLen := map[int][]*cluster{}
@@ -44,13 +45,19 @@ func (x *run) pattern(s *patternStage, rows []*row) ([]*row, error) {
 		var best *cluster
 		bestScore := -1
 		for _, c := range cs {
-			same := 0
+			// Similarity counts the positions both sides hold a constant:
+			// at least half of them must agree, and at least one.
+			same, consts := 0, 0
 			for i, t := range toks {
-				if c.toks[i] == t || c.toks[i] == "<*>" {
+				if c.toks[i] == "<*>" || t == "<*>" {
+					continue
+				}
+				consts++
+				if c.toks[i] == t {
 					same++
 				}
 			}
-			if 2*same >= len(toks) && same > bestScore {
+			if (consts == 0 || same > 0 && 2*same >= consts) && same > bestScore {
 				best, bestScore = c, same
 			}
 		}
