@@ -106,8 +106,12 @@ piped into jq or another program while they arrive:
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			switch l.flags.output {
 			case "table", "json":
+			case "csv":
+				if cmd.Name() != "query" {
+					return fmt.Errorf("--output csv is only for query; use table or json")
+				}
 			default:
-				return fmt.Errorf("--output must be table or json (got %q)", l.flags.output)
+				return fmt.Errorf("--output must be table or json (or csv for query) (got %q)", l.flags.output)
 			}
 			l.profileSet = l.flags.profile != ""
 			return nil
@@ -120,9 +124,9 @@ piped into jq or another program while they arrive:
 		"region used to sign requests (env AWS_REGION, AWS_DEFAULT_REGION)")
 	pf.StringVar(&l.flags.profile, "profile", getenv("AWS_PROFILE"),
 		"shared credentials profile (env AWS_PROFILE)")
-	pf.StringVarP(&l.flags.output, "output", "o", "table", "output format: table or json")
+	pf.StringVarP(&l.flags.output, "output", "o", "table", "output format: table or json (query: also csv)")
 	pf.BoolVar(&l.flags.local, "local", false, "print times in the local time zone instead of UTC")
-	cmd.AddCommand(l.groupsCmd(), l.streamsCmd(), l.getCmd(), l.filterCmd(), l.tailCmd())
+	cmd.AddCommand(l.groupsCmd(), l.streamsCmd(), l.getCmd(), l.filterCmd(), l.tailCmd(), l.queryCmd())
 	return cmd
 }
 

@@ -84,6 +84,56 @@ type LogStore struct {
 	// BlockCacheBytes bounds the decompressed blocks kept for reads.
 	// Default: 64MiB.
 	BlockCacheBytes ByteSize `yaml:"block_cache_bytes"`
+	// Insights configures Logs Insights queries (StartQuery).
+	Insights Insights `yaml:"insights"`
+}
+
+// Insights bounds Logs Insights queries so that a busy or careless client
+// cannot take the server's memory or CPU away from ingestion.
+type Insights struct {
+	// MaxConcurrentQueries is how many queries may be Scheduled or Running
+	// at once; StartQuery beyond it gets LimitExceededException, as AWS
+	// answers past its 30. Default: 30.
+	MaxConcurrentQueries int `yaml:"max_concurrent_queries"`
+	// QueryTimeout stops a query that runs longer; it ends with status
+	// Timeout and the rows it had. Default: 15m (AWS's limit).
+	QueryTimeout Duration `yaml:"query_timeout"`
+	// MaxMemoryBytes bounds one query's stats groups, sort buffers, dedup
+	// sets and pattern clusters; a query that needs more fails with a clear
+	// error instead of growing. Default: 256MiB.
+	MaxMemoryBytes ByteSize `yaml:"max_memory_bytes"`
+	// ResultsTTL is how long GetQueryResults can still fetch a finished
+	// query's rows. Default: 1h.
+	ResultsTTL Duration `yaml:"results_ttl"`
+}
+
+// DefaultInsights returns the Logs Insights defaults.
+func DefaultInsights() Insights {
+	return Insights{
+		MaxConcurrentQueries: 30,
+		QueryTimeout:         Duration(15 * time.Minute),
+		MaxMemoryBytes:       256 << 20,
+		ResultsTTL:           Duration(time.Hour),
+	}
+}
+
+// Validate checks the insights section.
+func (q *Insights) Validate(key string) error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if q.MaxConcurrentQueries < 1 || q.MaxConcurrentQueries > 1000 {
+		add("%s.max_concurrent_queries must be 1..1000 (got %d)", key, q.MaxConcurrentQueries)
+	}
+	if q.QueryTimeout <= 0 {
+		add("%s.query_timeout must be > 0", key)
+	}
+	if q.MaxMemoryBytes < 1<<20 {
+		add("%s.max_memory_bytes must be at least 1MiB (got %d)", key, q.MaxMemoryBytes)
+	}
+	if q.ResultsTTL < Duration(time.Minute) {
+		add("%s.results_ttl must be at least 1m (got %s)", key, time.Duration(q.ResultsTTL))
+	}
+	return errors.Join(errs...)
 }
 
 // DefaultServer returns the server defaults.
@@ -106,6 +156,7 @@ func DefaultServer() Server {
 			WALSegmentBytes:        64 << 20,
 			RetentionCheckInterval: Duration(10 * time.Minute),
 			BlockCacheBytes:        64 << 20,
+			Insights:               DefaultInsights(),
 		},
 	}
 }
@@ -202,6 +253,7 @@ func (l *LogStore) Validate(key string) error {
 	if l.RetentionCheckInterval <= 0 {
 		add("%s.retention_check_interval must be > 0", key)
 	}
+	errs = append(errs, l.Insights.Validate(key+".insights"))
 	return errors.Join(errs...)
 }
 

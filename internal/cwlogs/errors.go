@@ -23,6 +23,8 @@ const (
 	errServiceUnavail    = "ServiceUnavailableException"
 	errTooManyTags       = "TooManyTagsException"
 	errThrottling        = "ThrottlingException"
+	errMalformedQuery    = "MalformedQueryException"
+	errLimitExceeded     = "LimitExceededException"
 	msgGroupNotFound     = "The specified log group does not exist."
 	msgStreamNotFound    = "The specified log stream does not exist."
 	msgGroupExists       = "The specified log group already exists"
@@ -41,6 +43,8 @@ type apiError struct {
 	Type    string
 	Message string
 	Status  int
+	// compile is MalformedQueryException's queryCompileError.
+	compile *queryCompileError
 }
 
 func (e *apiError) Error() string { return e.Type + ": " + e.Message }

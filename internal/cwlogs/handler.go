@@ -81,6 +81,9 @@ type Options struct {
 	// TailHeartbeat is the idle interval after which the follow endpoint
 	// writes an empty line. Default: 15s.
 	TailHeartbeat time.Duration
+	// Insights bounds Logs Insights queries. Zero fields take
+	// config.DefaultInsights().
+	Insights config.Insights
 }
 
 // Handler serves the CloudWatch Logs API and the follow endpoint. It is safe
@@ -103,6 +106,8 @@ type Handler struct {
 	heartbeat  time.Duration
 	ops        map[string]operation
 	bufs       sync.Pool // *[]byte for writeOK
+	queries    *queryManager
+	queryDefs  *queryDefs
 }
 
 // operation is one X-Amz-Target: who may call it and how it runs.
@@ -114,6 +119,8 @@ type operation struct {
 
 // NewHandler builds the handler. A nil verifier turns authentication off
 // (the server allows that only on loopback) and every caller is admin.
+// Saved queries stay in memory until OpenQueryDefinitions gives them a
+// file. Close stops the queries it runs.
 func NewHandler(store *logstore.Store, verifier *auth.Verifier, opts Options) *Handler {
 	h := &Handler{
 		store:     store,
@@ -164,8 +171,27 @@ func NewHandler(store *logstore.Store, verifier *auth.Verifier, opts Options) *H
 	}
 	h.m = m
 	h.ops = h.operations()
+	h.queryDefs, _ = openQueryDefs("")
+	h.queries = newQueryManager(store, opts.Insights, h.log, h.now, h.accountID)
 	return h
 }
+
+// OpenQueryDefinitions loads the saved queries (PutQueryDefinition) from
+// path, creating it on the first save, so they survive restarts. Call it
+// before serving.
+func (h *Handler) OpenQueryDefinitions(path string) error {
+	d, err := openQueryDefs(path)
+	if err != nil {
+		return err
+	}
+	h.queryDefs = d
+	return nil
+}
+
+// Close cancels the running Logs Insights queries and waits for them to
+// end; requests after it get errors for StartQuery. Call it before closing
+// the store.
+func (h *Handler) Close() { h.queries.close() }
 
 // operations is the routing table: every supported X-Amz-Target. Which
 // role may call which operation is auth.LogsOperationAction's to say, so
@@ -189,6 +215,15 @@ func (h *Handler) operations() map[string]operation {
 		op("PutLogEvents", (*Handler).putLogEvents),
 		op("GetLogEvents", (*Handler).getLogEvents),
 		op("FilterLogEvents", (*Handler).filterLogEvents),
+		op("StartQuery", (*Handler).startQuery),
+		op("GetQueryResults", (*Handler).getQueryResults),
+		op("StopQuery", (*Handler).stopQuery),
+		op("DescribeQueries", (*Handler).describeQueries),
+		op("GetLogRecord", (*Handler).getLogRecord),
+		op("GetLogGroupFields", (*Handler).getLogGroupFields),
+		op("PutQueryDefinition", (*Handler).putQueryDefinition),
+		op("DescribeQueryDefinitions", (*Handler).describeQueryDefinitions),
+		op("DeleteQueryDefinition", (*Handler).deleteQueryDefinition),
 	}
 	m := make(map[string]operation, len(ops))
 	for _, o := range ops {
@@ -288,7 +323,7 @@ func (h *Handler) writeError(w http.ResponseWriter, op string, err error) string
 	if internal {
 		h.log.Error("cwlogs: request failed", "operation", op, "err", err)
 	}
-	writeJSON(w, ae.Status, errorBody{Type: ae.Type, Message: ae.Message})
+	writeJSON(w, ae.Status, errorBody{Type: ae.Type, Message: ae.Message, QueryCompileError: ae.compile})
 	return ae.Type
 }
 
@@ -436,6 +471,8 @@ func jsonKind(k string) string {
 type errorBody struct {
 	Type    string `json:"__type"`
 	Message string `json:"message"`
+	// QueryCompileError locates MalformedQueryException's error in the query.
+	QueryCompileError *queryCompileError `json:"queryCompileError,omitempty"`
 }
 
 // empty is the body of operations without output.

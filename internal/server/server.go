@@ -92,8 +92,14 @@ func New(cfg config.Server, opts Options) (*Server, error) {
 	s.logsAPI = cwlogs.NewHandler(logs, s.verifier, cwlogs.Options{
 		Logger: log.With("component", "logs-api"), Registerer: reg,
 		MaxRequestBytes: int64(cfg.MaxRequestBytes), MaxInflightBytes: int64(cfg.MaxInflightBytes),
-		Region: cfg.Region, AccountID: cfg.AccountID,
+		Region: cfg.Region, AccountID: cfg.AccountID, Insights: cfg.Logs.Insights,
 	})
+	if err := s.logsAPI.OpenQueryDefinitions(filepath.Join(cfg.DataDir, "query-definitions.json")); err != nil {
+		s.logsAPI.Close()
+		logs.Close()
+		ln.Close()
+		return nil, fmt.Errorf("open saved queries: %w", err)
+	}
 	return s, nil
 }
 
@@ -141,6 +147,8 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Warn("in-flight requests did not finish in time", "err", err)
 		srv.Close()
 	}
+	// Running Logs Insights queries read the store: stop them first.
+	s.logsAPI.Close()
 	fctx, fcancel := context.WithDeadline(context.Background(), deadline)
 	defer fcancel()
 	if cerr := s.logs.Shutdown(fctx); cerr != nil && !errors.Is(cerr, logstore.ErrClosed) {
@@ -158,5 +166,6 @@ func (s *Server) Run(ctx context.Context) error {
 // Close releases everything without serving (for a New that is not Run).
 func (s *Server) Close() error {
 	s.ln.Close()
+	s.logsAPI.Close()
 	return s.logs.Close()
 }

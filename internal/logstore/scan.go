@@ -1,0 +1,290 @@
+package logstore
+
+import (
+	"container/heap"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+)
+
+// Scan is the read path of Logs Insights: it hands over every event of a
+// group's time range in unordered batches, one block or head slice at a
+// time, instead of merging runs in time order as FilterEvents must. The
+// executor aggregates or keeps a top-k itself, so order would only cost a
+// heap per event. It reuses FilterEvents' snapshot and run selection, and
+// skips blocks by time and by the caller's bloom pre-test the same way.
+
+// ErrRecordNotFound: Get found no event at the pointer (it expired, its
+// stream or group was deleted, or the pointer was never valid).
+var ErrRecordNotFound = errors.New("log record does not exist")
+
+// scanBatch bounds a batch taken from a head, whose stream slices can be
+// much longer than a block.
+const scanBatch = 4096
+
+// ScanQuery selects what Scan reads.
+type ScanQuery struct {
+	// Start and End bound timestamps: Start <= ts < End. End 0 means no bound.
+	Start, End int64
+	// Streams, when set, limits the scan to these streams; unknown names
+	// are ignored.
+	Streams []string
+	// MayMatch, when set, is asked before a block is decompressed, with the
+	// block's substring oracle (see Filter.MayMatch); false skips the block.
+	// Head events have no oracle and are always handed over.
+	MayMatch func(mayContain func(substr string) bool) bool
+	// Newest, when > 0, says only the newest Newest events matter: blocks
+	// are read newest first and the scan stops once no unread block can
+	// hold an event newer than the Newest-th newest handed over so far.
+	Newest int
+}
+
+// ScanStats counts what a Scan read.
+type ScanStats struct {
+	// RecordsScanned counts the events in range handed to fn.
+	RecordsScanned int64
+	// BytesScanned counts message bytes of the blocks decompressed (all of
+	// a block's events, in range or not) and of the head events handed over.
+	BytesScanned int64
+}
+
+// Scan calls fn with batches of the group's events in [q.Start, q.End),
+// retention applied, in no particular order (newest blocks first when
+// q.Newest is set). The batch slice is reused after fn returns: fn may keep
+// the Records' strings but not the slice. An error from fn stops the scan
+// and is returned. No store lock is held while fn runs, so a slow consumer
+// delays nothing but the removal of parts merged away during the scan.
+func (s *Store) Scan(ctx context.Context, group string, q ScanQuery, fn func([]Record) error) (ScanStats, error) {
+	var st ScanStats
+	s.cat.mu.RLock()
+	g := s.cat.byName[group]
+	if g == nil {
+		s.cat.mu.RUnlock()
+		return st, ErrGroupNotFound
+	}
+	cut := s.retentionCutoff(g.rec.RetentionDays)
+	ids := map[uint64]bool{}
+	names := map[uint64]string{}
+	cutoff := map[uint64]int64{}
+	add := func(ss *streamState) {
+		ids[ss.rec.ID], names[ss.rec.ID], cutoff[ss.rec.ID] = true, ss.name, cut
+	}
+	if len(q.Streams) > 0 {
+		for _, n := range q.Streams {
+			if ss := g.streams[n]; ss != nil {
+				add(ss)
+			}
+		}
+	} else {
+		for _, ss := range g.streams {
+			add(ss)
+		}
+	}
+	s.cat.mu.RUnlock()
+	if len(ids) == 0 {
+		return st, nil
+	}
+	sc := &scan{start: q.Start, end: q.End, cutoff: cutoff}
+	sn := s.snapshot(q.Start, q.End)
+	defer sn.release()
+	runs := s.runsFor(sn, ids, sc)
+	if q.Newest > 0 {
+		sort.Slice(runs, func(i, j int) bool { return runs[i].maxTs > runs[j].maxTs })
+	} else {
+		// Parts in file order, so the disk reads mostly forward.
+		sort.SliceStable(runs, func(i, j int) bool {
+			a, b := runs[i].p, runs[j].p
+			if a == nil || b == nil {
+				return a == nil && b != nil
+			}
+			if a != b {
+				return a.meta.ID < b.meta.ID
+			}
+			return runs[i].block < runs[j].block
+		})
+	}
+	var top tsHeap // the Newest newest timestamps handed over
+	batch := make([]Record, 0, 256)
+	emit := func(id uint64, ts, ingest int64, seq uint64, msg string) {
+		batch = append(batch, Record{StreamID: id, Stream: names[id], Timestamp: ts, IngestionTime: ingest, Seq: seq, Message: msg})
+		if q.Newest > 0 {
+			if top.Len() < q.Newest {
+				heap.Push(&top, ts)
+			} else if ts > top[0] {
+				top[0] = ts
+				heap.Fix(&top, 0)
+			}
+		}
+	}
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		st.RecordsScanned += int64(len(batch))
+		err := fn(batch)
+		clear(batch) // let go of messages fn did not keep
+		batch = batch[:0]
+		return err
+	}
+	for i := range runs {
+		r := &runs[i]
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		// Ties at the boundary still get read: which of equal timestamps
+		// is "newest" is the caller's (seq) order, not ours to guess.
+		if q.Newest > 0 && top.Len() >= q.Newest && r.maxTs < top[0] {
+			break
+		}
+		if r.maxTs < q.Start || q.End > 0 && r.minTs >= q.End || r.maxTs < cutoff[r.streamID] {
+			s.m.blocksRead.WithLabelValues("skipped_time").Inc()
+			continue
+		}
+		if r.head != nil {
+			for _, e := range r.head {
+				if !sc.inRange(r.streamID, e.ts, e.seq) {
+					continue
+				}
+				st.BytesScanned += int64(len(e.msg))
+				emit(r.streamID, e.ts, e.ingest, e.seq, e.msg)
+				if len(batch) >= scanBatch {
+					if err := flush(); err != nil {
+						return st, err
+					}
+				}
+			}
+			if err := flush(); err != nil {
+				return st, err
+			}
+			continue
+		}
+		if q.MayMatch != nil {
+			bits, err := r.p.readBloom(r.block)
+			if err != nil {
+				return st, err
+			}
+			if !q.MayMatch(func(sub string) bool { return bloomMayContain(bits, sub) }) {
+				s.m.blocksRead.WithLabelValues("skipped_bloom").Inc()
+				continue
+			}
+		}
+		s.m.blocksRead.WithLabelValues("read").Inc()
+		b, err := s.loadBlock(r.p, r.block)
+		if err != nil {
+			return st, err
+		}
+		st.BytesScanned += int64(r.p.blocks[r.block].rawBytes)
+		// Messages point into the cached decoded block, which is never
+		// written again; the cache only drops its reference.
+		for j := range b.len() {
+			if sc.inRange(r.streamID, b.ts[j], b.seq[j]) {
+				emit(r.streamID, b.ts[j], b.ingest[j], b.seq[j], b.msgs[j])
+			}
+		}
+		if err := flush(); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// tsHeap is a min-heap of timestamps.
+type tsHeap []int64
+
+func (h tsHeap) Len() int           { return len(h) }
+func (h tsHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h tsHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *tsHeap) Push(x any)        { *h = append(*h, x.(int64)) }
+func (h *tsHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// Ptr points at one event, for Logs Insights' @ptr and GetLogRecord. It
+// names the stream by ID, not by name, so a pointer into a deleted stream
+// does not resolve to a new stream of the same name.
+type Ptr struct {
+	StreamID  uint64
+	Timestamp int64
+	Seq       uint64
+}
+
+// ptrLen is the binary size of a Ptr: three fixed 8-byte fields, which
+// base64 encodes without padding into exactly 32 characters.
+const (
+	ptrLen     = 24
+	ptrTextLen = 32
+)
+
+// PtrOf is the pointer to r.
+func PtrOf(r Record) Ptr { return Ptr{StreamID: r.StreamID, Timestamp: r.Timestamp, Seq: r.Seq} }
+
+// AppendText appends the pointer's text form (32 URL-safe base64
+// characters), so a caller encoding many pointers can share one buffer.
+func (p Ptr) AppendText(dst []byte) []byte {
+	var raw [ptrLen]byte
+	binary.BigEndian.PutUint64(raw[0:], p.StreamID)
+	binary.BigEndian.PutUint64(raw[8:], uint64(p.Timestamp))
+	binary.BigEndian.PutUint64(raw[16:], p.Seq)
+	return base64.RawURLEncoding.AppendEncode(dst, raw[:])
+}
+
+// String is the pointer's text form.
+func (p Ptr) String() string { return string(p.AppendText(make([]byte, 0, ptrTextLen))) }
+
+// ParsePtr reads a pointer's text form.
+func ParsePtr(s string) (Ptr, error) {
+	if len(s) != ptrTextLen {
+		return Ptr{}, fmt.Errorf("log record pointer: %d characters, want %d", len(s), ptrTextLen)
+	}
+	// The decoder skips newlines, which would shorten the result.
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil || len(raw) != ptrLen {
+		return Ptr{}, fmt.Errorf("log record pointer: not base64url of %d bytes", ptrLen)
+	}
+	p := Ptr{
+		StreamID:  binary.BigEndian.Uint64(raw[0:]),
+		Timestamp: int64(binary.BigEndian.Uint64(raw[8:])),
+		Seq:       binary.BigEndian.Uint64(raw[16:]),
+	}
+	if p.StreamID == 0 {
+		return Ptr{}, errors.New("log record pointer: no stream")
+	}
+	return p, nil
+}
+
+// Get reads the event p points at and names its group. It answers
+// ErrRecordNotFound when the event is gone (or never was), retention
+// included.
+func (s *Store) Get(ctx context.Context, p Ptr) (group string, r Record, err error) {
+	s.cat.mu.RLock()
+	ss := s.cat.streamID[p.StreamID]
+	if ss == nil {
+		s.cat.mu.RUnlock()
+		return "", r, ErrRecordNotFound
+	}
+	group, stream := ss.group.name, ss.name
+	s.cat.mu.RUnlock()
+	if p.Timestamp == math.MaxInt64 {
+		return "", r, ErrRecordNotFound
+	}
+	recs, err := s.Read(ctx, group, stream, ReadQuery{Start: p.Timestamp, End: p.Timestamp + 1})
+	if err != nil {
+		if errors.Is(err, ErrStreamNotFound) || errors.Is(err, ErrGroupNotFound) {
+			return "", r, ErrRecordNotFound
+		}
+		return "", r, err
+	}
+	i := slices.IndexFunc(recs, func(x Record) bool { return x.Seq == p.Seq })
+	if i < 0 {
+		return "", r, ErrRecordNotFound
+	}
+	return group, recs[i], nil
+}
