@@ -63,6 +63,7 @@ func FuzzDecodeCheckpoints(f *testing.F) {
 	b, _ := encodeCheckpoints(map[fileKey]*cpEntry{{1, 2}: {Head: "x\n", Offset: 7}})
 	f.Add(b)
 	f.Add([]byte(`{"version":1,"files":[{"dev":1,"ino":2,"head":"AAE=","offset":-1}]}`))
+	f.Add([]byte(`{"version":1,"files":[{"dev":1,"ino":2,"head":"AAE=","offset":3,"path":"/var/log/containers/a.log"}]}`))
 	f.Add([]byte(`{"version":2}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -83,7 +84,7 @@ func FuzzDecodeCheckpoints(f *testing.F) {
 			t.Fatalf("entries %d != %d", len(m2), len(m))
 		}
 		for k, e := range m {
-			if e.Offset < 0 || m2[k] == nil || m2[k].Offset != e.Offset || m2[k].Head != e.Head {
+			if e.Offset < 0 || m2[k] == nil || m2[k].Offset != e.Offset || m2[k].Head != e.Head || m2[k].Path != e.Path {
 				t.Fatalf("entry %v changed: %+v vs %+v", k, e, m2[k])
 			}
 		}

@@ -66,10 +66,10 @@ type tracked struct {
 	// unchanged needs no identity check (see scan).
 	scanSize  int64
 	scanMtime time.Time
-	live    bool // at an include-matched name in this scan
-	wasLive bool
-	seen    bool // on disk in this scan
-	done    bool // a .gz read to its end
+	live      bool // at an include-matched name in this scan
+	wasLive   bool
+	seen      bool // on disk in this scan
+	done      bool // a .gz read to its end
 }
 
 func (tr *tracked) readPos() int64 { return tr.off + int64(len(tr.partial)) }
