@@ -4,7 +4,26 @@
 // byte what encoding/json writes with SetEscapeHTML(false).
 package jsonx
 
-import "unicode/utf8"
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// safeWord reports whether the 8 bytes of w are all ASCII that needs no
+// escape: none below 0x20, none '"' or '\\', none with the high bit set.
+func safeWord(w uint64) bool {
+	below := (w - lsb*0x20) &^ w
+	quote := w ^ (lsb * '"')
+	backslash := w ^ (lsb * '\\')
+	hasQuote := (quote - lsb) &^ quote
+	hasBackslash := (backslash - lsb) &^ backslash
+	return (below|hasQuote|hasBackslash|w)&msb == 0
+}
 
 const hexDigits = "0123456789abcdef"
 
@@ -23,6 +42,13 @@ func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Runs of plain ASCII, 8 bytes at a time.
+		for i+8 <= len(s) && safeWord(binary.LittleEndian.Uint64([]byte(s[i:i+8]))) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		if c := s[i]; c < utf8.RuneSelf {
 			if jsonSafe[c] {
 				i++

@@ -32,3 +32,13 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkAppendString(b *testing.B) {
+	rec := `{"log":"2026-11-22 03:43:50,123 INFO dfs.DataNode$PacketResponder: Received block blk_-1608999687919862906 of size 91178 from /10.250.10.6","stream":"stdout","time":"2026-11-22T03:43:50.123456789Z","kubernetes":{"pod_name":"hdfs-datanode-75rdwxk5vt-ggh8b","namespace_name":"storage","pod_id":"344d1ee1-af03-484b-9045-10a1ba9d715b","labels":{"app":"hdfs-datanode","pod-template-hash":"75rdwxk5vt"},"host":"bench-node","container_name":"app","docker_id":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}}`
+	b.ReportAllocs()
+	b.SetBytes(int64(len(rec)))
+	buf := make([]byte, 0, 1024)
+	for b.Loop() {
+		buf = AppendString(buf[:0], rec)
+	}
+}
