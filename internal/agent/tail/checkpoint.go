@@ -25,6 +25,7 @@ type Checkpoints struct {
 	mu      sync.Mutex
 	entries map[fileKey]*cpEntry
 	paths   map[fileKey]*pathNote // include-matched names of tracked identities, for Ack to record
+	links   map[fileKey]*cpLink   // content now read from another inode (its .gz or copy)
 	dirty   bool
 }
 
@@ -44,6 +45,16 @@ type cpEntry struct {
 type pathNote struct {
 	head, path string
 	seen       time.Time
+}
+
+// cpLink says the content of an identity (head) is now read from another
+// one (to) at the same offsets: acks under the old identity, of lines in
+// flight, count for the new one too, so a restart after the old inode was
+// freed (or reused) does not take the .gz for unread.
+type cpLink struct {
+	head string
+	to   FileID
+	seen time.Time
 }
 
 // ckpt is one checkpoint entry as the tailer sees it at start.
@@ -76,7 +87,7 @@ const checkpointVersion = 1
 // empty set). path "" keeps checkpoints in memory only. A corrupt file is an
 // error: the caller decides whether to start afresh (and re-read or skip).
 func OpenCheckpoints(path string) (*Checkpoints, error) {
-	c := &Checkpoints{path: path, now: time.Now, entries: map[fileKey]*cpEntry{}, paths: map[fileKey]*pathNote{}}
+	c := &Checkpoints{path: path, now: time.Now, entries: map[fileKey]*cpEntry{}, paths: map[fileKey]*pathNote{}, links: map[fileKey]*cpLink{}}
 	if path == "" {
 		return c, nil
 	}
@@ -132,6 +143,24 @@ func encodeCheckpoints(m map[fileKey]*cpEntry) ([]byte, error) {
 func (c *Checkpoints) Ack(file FileID, offset int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.ack(file, offset)
+	if l := c.links[file.key()]; l != nil && headsMatch(l.head, file.Head) {
+		c.ack(l.to, offset)
+	}
+}
+
+// follow links from to to (see cpLink) and gives to what from has already.
+func (c *Checkpoints) follow(from, to FileID, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.links[from.key()] = &cpLink{head: from.Head, to: to, seen: now}
+	if e := c.entries[from.key()]; e != nil && headsMatch(e.Head, from.Head) {
+		c.ack(to, e.Offset)
+	}
+}
+
+// ack is Ack without the links; c.mu must be held.
+func (c *Checkpoints) ack(file FileID, offset int64) {
 	e := c.entries[file.key()]
 	if e == nil || !headsMatch(e.Head, file.Head) {
 		c.entries[file.key()] = &cpEntry{Head: file.Head, Offset: offset, Seen: c.now(), Path: c.notedPath(file)}
@@ -238,6 +267,11 @@ func (c *Checkpoints) sweep(cutoff time.Time) int {
 	for k, p := range c.paths {
 		if p.seen.Before(cutoff) {
 			delete(c.paths, k)
+		}
+	}
+	for k, l := range c.links {
+		if l.seen.Before(cutoff) {
+			delete(c.links, k)
 		}
 	}
 	return n

@@ -372,6 +372,7 @@ func (t *Tailer) scan(first bool) {
 				path = c.path
 			}
 			t.track(c, path, id, g.off)
+			t.cp.follow(g.id, id, t.now())
 			if c.gz && g.size >= 0 && g.off >= g.size {
 				// Drained through its descriptor before it was compressed:
 				// no need to decompress it just to skip all of it.
