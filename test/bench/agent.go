@@ -320,6 +320,14 @@ func catchUp(ctx context.Context, f *flags, rep *agentReport, bin, work, root, k
 	rep.OthersCores = max(0, (busy1-busy0-rep.CatchupCPU)/rep.CatchupWall.Seconds())
 	logf("caught up: %d lines in %.1f s, agent %.2f CPU-s = %.0f lines/CPU-s, VmHWM %s",
 		rep.Tree.Lines, rep.CatchupWall.Seconds(), rep.CatchupCPU, rep.linesPerCPU(), kbMB(rep.CatchupHWMKB))
+	if f.profileDir != "" {
+		heap := filepath.Join(f.profileDir, "agent-heap.pprof")
+		if err := fetchToFile(ctx, fmt.Sprintf("http://%s/debug/pprof/heap", ag.listen), heap); err != nil {
+			logf("agent heap profile: %v", err)
+		} else {
+			logf("agent heap profile after catch-up: %s", heap)
+		}
+	}
 	if m, err := srv.scrapeMetrics(ctx); err == nil {
 		rep.ServerEvents = m["kinsight_logs_ingested_events_total"]
 	}

@@ -25,7 +25,15 @@ import (
 // PutLogEvents call so one payload is usually one request.
 const (
 	maxBatchEvents = 1000
-	maxBatchBytes  = 512 << 10
+	maxBatchBytes  = 256 << 10
+	// maxPendingBytes bounds what all batches being filled hold together
+	// (one per stream: hundreds on a busy node); past it every batch is
+	// pushed, however small.
+	maxPendingBytes = 8 << 20
+	// minSaveInterval spaces checkpoint saves after acknowledgements: a
+	// save costs two fsyncs, and hundreds of batches a second are
+	// acknowledged on a node with hundreds of containers.
+	minSaveInterval = 100 * time.Millisecond
 	// idleFileAfter is how long a file may send no line before its parser is
 	// force-flushed and forgotten (the tailer has let it go by then).
 	idleFileAfter = 5 * time.Minute
@@ -223,6 +231,8 @@ type processor struct {
 	batches map[batchKey]*batch
 	// cursor is the newest journal entry's cursor batched so far.
 	cursor string
+	// pending is the bytes held by every batch.
+	pending int
 	// scratch is where records are encoded.
 	scratch []byte
 }
@@ -305,9 +315,13 @@ func (pr *processor) entry(e *journal.Entry) {
 	msg := string(pr.scratch)
 	b.events = append(b.events, cloudwatch.Event{Timestamp: ts.UnixMilli(), Message: msg})
 	b.bytes += len(msg) + cloudwatch.EventOverhead
+	pr.pending += len(msg) + cloudwatch.EventOverhead
 	pr.cursor = e.Cursor
 	if len(b.events) >= maxBatchEvents || b.bytes >= maxBatchBytes {
 		pr.pushJournal()
+	}
+	if pr.pending >= maxPendingBytes {
+		pr.pushAll()
 	}
 }
 
@@ -400,10 +414,14 @@ func (pr *processor) emit(k fileKey, f *fileState, recs []cri.Record) {
 		}
 		b.events = append(b.events, cloudwatch.Event{Timestamp: r.Time.UnixMilli(), Message: msg})
 		b.bytes += len(msg) + cloudwatch.EventOverhead
+		pr.pending += len(msg) + cloudwatch.EventOverhead
 		b.pos[k] = position{File: f.id, Offset: r.Offset}
 		if len(b.events) >= maxBatchEvents || b.bytes >= maxBatchBytes {
 			pr.push(bk, b, "")
 		}
+	}
+	if pr.pending >= maxPendingBytes {
+		pr.pushAll()
 	}
 }
 
@@ -460,6 +478,7 @@ func (pr *processor) push(bk batchKey, b *batch, cursor string) {
 		// Only after Close, which happens after process returns.
 		pr.p.log.Error("buffer push", "err", err)
 	}
+	pr.pending -= b.bytes
 	b.events, b.bytes = b.events[:0:0], 0
 	clear(b.pos)
 }
@@ -554,6 +573,11 @@ func (p *Pipeline) checkpointLoop(ctx context.Context) {
 			return
 		case <-p.saveNow:
 			p.saveCheckpoints()
+			select { // at most one save per minSaveInterval
+			case <-ctx.Done():
+				return
+			case <-time.After(minSaveInterval):
+			}
 		case <-t.C:
 			p.commit()
 			p.saveCheckpoints()
