@@ -1,6 +1,7 @@
 package insights
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -11,9 +12,16 @@ import (
 // extracted, and a subtree is skipped unless a wanted key lies under it,
 // so a query that names one field does not pay for a whole object.
 type jsonPlan struct {
-	wanted   map[string]bool
-	slots    map[string]int  // wanted name → slot
-	prefixes map[string]bool // every proper dotted prefix of a wanted name
+	wanted map[string]bool
+	// paths maps a wanted name or a proper dotted prefix of one to what
+	// it is: one lookup per member walked.
+	paths map[string]jsonPath
+	slots []int // the wanted names' slots
+}
+
+type jsonPath struct {
+	slot   int // -1 when the path is only a prefix
+	prefix bool
 }
 
 func (p *jsonPlan) read(name string) {
@@ -24,13 +32,25 @@ func (p *jsonPlan) read(name string) {
 }
 
 func (p *jsonPlan) build(q *Query) {
-	p.slots = map[string]int{}
-	p.prefixes = map[string]bool{}
+	p.paths = map[string]jsonPath{}
+	p.slots = nil
 	for name := range p.wanted {
-		p.slots[name] = q.slotOf[name]
+		s := q.slotOf[name]
+		p.slots = append(p.slots, s)
+		e, ok := p.paths[name]
+		if !ok {
+			e.slot = -1
+		}
+		e.slot = s
+		p.paths[name] = e
 		for i := 0; i < len(name); i++ {
 			if name[i] == '.' {
-				p.prefixes[name[:i]] = true
+				e, ok := p.paths[name[:i]]
+				if !ok {
+					e.slot = -1
+				}
+				e.prefix = true
+				p.paths[name[:i]] = e
 			}
 		}
 	}
@@ -51,10 +71,19 @@ func (r *row) loadJSON() {
 		i++
 	}
 	if i < len(msg) && msg[i] == '{' {
-		j := jscan{s: msg, i: i, p: p}
-		if j.object() {
+		j := jscan{s: msg, i: i, p: p, path: r.pathBuf[:0], found: r.found[:0]}
+		ok := j.object()
+		r.pathBuf, r.found = j.path[:0], j.found[:0]
+		if ok || j.done {
+			// Slots the query assigned before the load keep their value;
+			// among duplicate keys the last wins, as in encoding/json.
+			for i, f := range j.found {
+				if r.has[f.slot] {
+					j.found[i].slot = -1
+				}
+			}
 			for _, f := range j.found {
-				if !r.has[f.slot] {
+				if f.slot >= 0 {
 					r.set(f.slot, f.v)
 				}
 			}
@@ -83,6 +112,9 @@ type jscan struct {
 	path  []byte
 	found []foundValue
 	depth int
+	// done is set once every wanted key was found: the rest of the
+	// message is not read (so among duplicate keys the first wins).
+	done bool
 }
 
 func (j *jscan) ws() {
@@ -101,9 +133,15 @@ func (j *jscan) str() (string, bool) {
 	j.i = end
 	raw := j.s[start:end]
 	if strings.IndexByte(raw, '\\') < 0 {
+		// Kept as is, like value.FromJSON's strings: a key with invalid
+		// UTF-8 matches no name a query can spell anyway.
 		return raw[1 : len(raw)-1], true
 	}
-	return value.FromJSON([]byte(raw)).String(), true
+	var key string
+	if err := json.Unmarshal([]byte(raw), &key); err != nil {
+		return "", false
+	}
+	return key, true
 }
 
 func (j *jscan) object() bool {
@@ -128,7 +166,7 @@ func (j *jscan) object() bool {
 			return false
 		}
 		base := len(j.path)
-		if base > 0 {
+		if j.depth > 1 { // not a top-level key: even "" gets its dot
 			j.path = append(j.path, '.')
 		}
 		j.path = append(j.path, key...)
@@ -138,7 +176,7 @@ func (j *jscan) object() bool {
 		}
 		j.i++
 		j.ws()
-		if !j.member() {
+		if !j.member() || j.done {
 			return false
 		}
 		j.path = j.path[:base]
@@ -172,12 +210,12 @@ func (j *jscan) array() bool {
 	}
 	for n := 0; ; n++ {
 		base := len(j.path)
-		if base > 0 {
+		if j.depth > 1 { // not a top-level key: even "" gets its dot
 			j.path = append(j.path, '.')
 		}
 		j.path = strconv.AppendInt(j.path, int64(n), 10)
 		j.ws()
-		if !j.member() {
+		if !j.member() || j.done {
 			return false
 		}
 		j.path = j.path[:base]
@@ -199,20 +237,30 @@ func (j *jscan) array() bool {
 
 // member handles the value at j.i whose path is j.path.
 func (j *jscan) member() bool {
-	start := j.i
-	if slot, ok := j.p.slots[string(j.path)]; ok {
+	e, ok := j.p.paths[string(j.path)]
+	if !ok {
+		end, ok := skipValue(j.s, j.i)
+		j.i = end
+		return ok
+	}
+	if e.slot >= 0 {
+		start := j.i
 		end, ok := skipValue(j.s, j.i)
 		if !ok {
 			return false
 		}
-		j.found = append(j.found, foundValue{slot, value.FromJSON([]byte(j.s[start:end]))})
-		j.i = end
-		if !j.p.prefixes[string(j.path)] {
+		j.found = append(j.found, foundValue{e.slot, jsonValue(j.s[start:end])})
+		if len(j.found) >= len(j.p.slots) && j.allFound() {
+			j.done = true
 			return true
 		}
-		j.i = start // also wanted below: walk it again
+		if !e.prefix {
+			j.i = end
+			return true
+		}
+		// Also wanted below: walk it.
 	}
-	if j.p.prefixes[string(j.path)] && j.i < len(j.s) {
+	if j.i < len(j.s) {
 		switch j.s[j.i] {
 		case '{':
 			return j.object()
@@ -286,4 +334,41 @@ func skipValue(s string, i int) (int, bool) {
 		i++
 	}
 	return i, i > start
+}
+
+// allFound reports whether every wanted slot has a value.
+func (j *jscan) allFound() bool {
+	for _, s := range j.p.slots {
+		seen := false
+		for _, f := range j.found {
+			if f.slot == s {
+				seen = true
+				break
+			}
+		}
+		if !seen {
+			return false
+		}
+	}
+	return true
+}
+
+// jsonValue is value.FromJSON without copying a plain string: the value
+// shares the message's memory.
+func jsonValue(raw string) value.Value {
+	if len(raw) >= 2 && raw[0] == '"' {
+		inner := raw[1 : len(raw)-1]
+		// The same test as value.FromJSON's plain path.
+		plain := true
+		for k := 0; k < len(inner); k++ {
+			if c := inner[k]; c == '\\' || c == '"' || c < 0x20 {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return value.Str(inner)
+		}
+	}
+	return value.FromJSON([]byte(raw))
 }

@@ -19,6 +19,9 @@ type row struct {
 	aggs []value.Value
 	// keys are the row's sort keys for the sort being run.
 	keys []value.Value
+	// pathBuf and found are loadJSON's scratch, reused across events.
+	pathBuf []byte
+	found   []foundValue
 }
 
 func newRow(q *Query) *row {
