@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,6 +48,9 @@ func newAgentCmd(env *Env) *cobra.Command {
 			dataDir := cfg.Agent.DataDir
 			if dataDir == "" {
 				dataDir = "./kinsight-agent"
+			}
+			if cfg.Agent.MemoryLimit > 0 && env.Getenv("GOMEMLIMIT") == "" {
+				debug.SetMemoryLimit(int64(cfg.Agent.MemoryLimit))
 			}
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -30,6 +30,11 @@ type Agent struct {
 	Listen string `yaml:"listen"`
 	// Pprof serves Go's /debug/pprof/ on listen. Default: false.
 	Pprof bool `yaml:"pprof"`
+	// MemoryLimit is the Go runtime's soft memory limit for `kinsight
+	// agent` (GOMEMLIMIT, when set, wins): the garbage collector works
+	// harder near it and returns memory to the system. 0 turns it off.
+	// Default: 64MiB.
+	MemoryLimit ByteSize `yaml:"memory_limit"`
 	// DataDir holds the checkpoints and the disk buffer. Default: empty,
 	// meaning ./kinsight-agent for `kinsight agent` and <server.data_dir>/agent
 	// for `kinsight up`.
@@ -149,7 +154,7 @@ type AgentDataplane struct {
 
 // AgentBuffer bounds the agent's delivery buffer.
 type AgentBuffer struct {
-	// MemoryBytes is held in memory before spilling to disk. Default: 16MiB.
+	// MemoryBytes is held in memory before spilling to disk. Default: 8MiB.
 	MemoryBytes ByteSize `yaml:"memory_bytes"`
 	// DiskBytes caps the disk buffer; past it the oldest data is dropped
 	// and counted. Default: 1GiB.
@@ -213,7 +218,8 @@ func DefaultAgent() Agent {
 			DataplaneGroup:    "/aws/containerinsights/{cluster}/dataplane",
 			DataplaneStream:   "{host}.{file}",
 		},
-		Buffer: AgentBuffer{MemoryBytes: 16 << 20, DiskBytes: 1 << 30},
+		MemoryLimit: 64 << 20,
+		Buffer:      AgentBuffer{MemoryBytes: 8 << 20, DiskBytes: 1 << 30},
 		Output: AgentOutput{Compression: "auto", Type: "cloudwatch"},
 	}
 }
@@ -281,6 +287,9 @@ func (a *Agent) Validate(key string) error {
 	}
 	if a.Kubernetes.Wait < 0 || time.Duration(a.Kubernetes.Wait) > time.Minute {
 		bad("kubernetes.wait must be between 0 and 1m (got %s)", time.Duration(a.Kubernetes.Wait))
+	}
+	if a.MemoryLimit != 0 && a.MemoryLimit < 16<<20 {
+		bad("memory_limit must be 0 (off) or at least 16MiB (got %d)", a.MemoryLimit)
 	}
 	if a.Buffer.MemoryBytes < 64<<10 {
 		bad("buffer.memory_bytes must be at least 64KiB (got %d)", a.Buffer.MemoryBytes)

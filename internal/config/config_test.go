@@ -128,6 +128,7 @@ func TestFullFixtureDecodes(t *testing.T) {
 		{"agent.output.path", c.Agent.Output.Path, "/tmp/agent.jsonl"},
 		{"agent.listen", c.Agent.Listen, "0.0.0.0:9471"},
 		{"agent.pprof", c.Agent.Pprof, true},
+		{"agent.memory_limit", c.Agent.MemoryLimit, ByteSize(128 << 20)},
 		{"agent.include_pod_labels", c.Agent.IncludePodLabels, "app in (web,api)"},
 		{"agent.exclude_pod_labels", c.Agent.ExcludePodLabels, "tier=debug"},
 		{"agent.multiline.presets", strings.Join(c.Agent.Multiline.Presets, ","), "java,python"},
