@@ -166,6 +166,15 @@ func decodePayload(b []byte) (payload, error) {
 	return p, r.done()
 }
 
+// payloadStream reads only the group and stream of an encoded payload.
+func payloadStream(b []byte) (group, stream string, err error) {
+	r := reader{b: b}
+	r.version()
+	group = r.str()
+	stream = r.str()
+	return group, stream, r.err
+}
+
 func decodeToken(b []byte) (token, error) {
 	r := reader{b: b}
 	v := byte(0)

@@ -78,7 +78,8 @@ type Config struct {
 	Multiline *cri.Multiline
 	// Journal, when set, ships journal entries to the dataplane group.
 	Journal Journal
-	// Senders is how many batches are delivered at once. Default 4.
+	// Senders is how many batches are delivered at once (one stream's
+	// batches always one after the other). Default 4.
 	Senders int
 	// PollInterval is the tailer's. Default 250ms.
 	PollInterval time.Duration
@@ -176,8 +177,8 @@ func (c *Config) setDefaults() {
 	if c.Senders <= 0 {
 		c.Senders = 4
 	}
-	if c.Buffer.MaxInFlight < c.Senders {
-		c.Buffer.MaxInFlight = c.Senders
+	if c.Buffer.MaxInFlight < 3*c.Senders {
+		c.Buffer.MaxInFlight = 3 * c.Senders // each worker: one delivering, two queued
 	}
 	if c.PodWait <= 0 {
 		c.PodWait = 2 * time.Second

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -483,54 +484,79 @@ func (pr *processor) push(bk batchKey, b *batch, cursor string) {
 	clear(b.pos)
 }
 
-// send runs Config.Senders delivery workers until ctx ends.
+// send runs Config.Senders delivery workers until ctx ends. Items are
+// dispatched by stream, so one stream's batches are delivered one at a
+// time and in push order: events of the same millisecond in two batches
+// keep their order, and a retry never lets a later batch overtake.
 func (p *Pipeline) send(ctx context.Context) {
-	var (
-		mu sync.Mutex
-		// acked remembers, per item, how many leading events a failed
-		// Send got acknowledged, so a retry does not send them again.
-		acked = map[uint64]int{}
-		wg    sync.WaitGroup
-	)
-	for range p.cfg.Senders {
+	queues := make([]chan buffer.Item, p.cfg.Senders)
+	var wg sync.WaitGroup
+	for i := range queues {
+		queues[i] = make(chan buffer.Item, 2)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.sendWorker(ctx, &mu, acked)
+			p.sendWorker(ctx, queues[i])
 		}()
 	}
-	wg.Wait()
-}
-
-// sendWorker takes items from the buffer and delivers them. Items of one
-// stream may be in flight together: the destination orders events by
-// timestamp, and the buffer releases positions in push order whatever the
-// order of acknowledgements.
-func (p *Pipeline) sendWorker(ctx context.Context, mu *sync.Mutex, acked map[uint64]int) {
-	attempt := 0
+	defer func() {
+		for _, q := range queues {
+			close(q)
+		}
+		wg.Wait()
+	}()
 	for {
 		item, err := p.buf.Next(ctx)
 		if err != nil {
 			return
 		}
-		pl, err := decodePayload(item.Payload)
+		group, stream, err := payloadStream(item.Payload)
 		if err != nil {
 			p.log.Error("dropping a corrupt buffer item", "id", item.ID, "err", err)
 			_ = p.buf.Ack(item.ID)
 			continue
 		}
-		mu.Lock()
-		skip := min(acked[item.ID], len(pl.Events))
-		mu.Unlock()
-		err = p.out.Send(ctx, pl.Group, pl.Stream, pl.Events[skip:])
+		h := fnv.New32a()
+		h.Write([]byte(group))
+		h.Write([]byte{0})
+		h.Write([]byte(stream))
+		select {
+		case queues[h.Sum32()%uint32(len(queues))] <- item:
+		case <-ctx.Done():
+			_ = p.buf.Nack(item.ID)
+			return
+		}
+	}
+}
+
+// sendWorker delivers the items of its streams in order, retrying each
+// until it is acknowledged or ctx ends (then it is handed back).
+func (p *Pipeline) sendWorker(ctx context.Context, items <-chan buffer.Item) {
+	for item := range items {
+		if ctx.Err() != nil {
+			_ = p.buf.Nack(item.ID)
+			continue
+		}
+		p.deliver(ctx, item)
+	}
+}
+
+// deliver sends one item until acknowledged; a *cloudwatch.SendError's
+// acknowledged prefix is not sent again.
+func (p *Pipeline) deliver(ctx context.Context, item buffer.Item) {
+	pl, err := decodePayload(item.Payload)
+	if err != nil {
+		p.log.Error("dropping a corrupt buffer item", "id", item.ID, "err", err)
+		_ = p.buf.Ack(item.ID)
+		return
+	}
+	events := pl.Events
+	for attempt := 1; ; attempt++ {
+		err := p.out.Send(ctx, pl.Group, pl.Stream, events)
 		if err == nil {
-			mu.Lock()
-			delete(acked, item.ID)
-			mu.Unlock()
 			if aerr := p.buf.Ack(item.ID); aerr != nil && !errors.Is(aerr, buffer.ErrNotInFlight) {
 				p.log.Warn("buffer ack", "err", aerr)
 			}
-			attempt = 0
 			// Commit now, not at the next tick, so a crash repeats as
 			// little as possible: the saver writes as soon as it can.
 			p.commit()
@@ -538,23 +564,21 @@ func (p *Pipeline) sendWorker(ctx context.Context, mu *sync.Mutex, acked map[uin
 			case p.saveNow <- struct{}{}:
 			default:
 			}
-			continue
+			return
 		}
 		var se *cloudwatch.SendError
 		if errors.As(err, &se) {
-			mu.Lock()
-			acked[item.ID] = skip + se.Acked
-			mu.Unlock()
+			events = events[min(se.Acked, len(events)):]
 		}
-		_ = p.buf.Nack(item.ID)
 		if ctx.Err() != nil {
+			_ = p.buf.Nack(item.ID)
 			return
 		}
-		p.log.Warn("send failed; retrying", "group", pl.Group, "stream", pl.Stream, "err", err)
-		attempt++
+		p.log.Warn("send failed; retrying", "group", pl.Group, "stream", pl.Stream, "attempt", attempt, "err", err)
 		ceiling := min(200*time.Millisecond<<min(attempt, 8), 30*time.Second)
 		select {
 		case <-ctx.Done():
+			_ = p.buf.Nack(item.ID)
 			return
 		case <-time.After(time.Duration(rand.Int64N(int64(ceiling))) + 10*time.Millisecond):
 		}
