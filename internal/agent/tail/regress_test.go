@@ -261,6 +261,7 @@ kinsight_agent_tail_errors_total{reason="unreadable"} 0
 	h.expect("")
 	h.fs.mkdir("/var/log/containers/dir_ns_c-abc.log")
 	h.expect("")
+	h.expect("") // a problem counts once two scans in a row see it
 	if n := h.counter(notReg); n != 3 {
 		t.Fatalf("not_regular = %v after it came back, want 3", n)
 	}

@@ -45,6 +45,7 @@ type Tailer struct {
 	ghostGen int
 	problems map[string]string // path -> reason, as of the last scan: log and count once per appearance
 	lagPaths map[string]int64  // paths with a file_lag_bytes series, as of the last bookkeeping
+	reported map[string]string // path -> reason counted and logged (a problem seen by two scans in a row)
 	started  bool
 	fresh    bool // no checkpoints at start: start_at applies
 	buf      []byte
@@ -103,7 +104,7 @@ func New(cfg Config, fsys FS, cp *Checkpoints, logger *slog.Logger, reg promethe
 	cfg = cfg.withDefaults()
 	return &Tailer{
 		cfg: cfg, fs: fsys, cp: cp, log: logger, m: m, now: time.Now,
-		files: map[fileKey]*tracked{}, shadows: map[fileKey]*shadow{}, problems: map[string]string{},
+		files: map[fileKey]*tracked{}, shadows: map[fileKey]*shadow{}, problems: map[string]string{}, reported: map[string]string{},
 		buf: make([]byte, cfg.ReadBufferBytes),
 	}, nil
 }
@@ -268,7 +269,14 @@ func (t *Tailer) scan(first bool) {
 	}
 	problems := map[string]string{}
 	cands := t.collect(problems)
-	defer func() { t.problems = problems }()
+	defer func() {
+		t.problems = problems
+		for p, r := range t.reported {
+			if problems[p] != r {
+				delete(t.reported, p) // gone: a new appearance counts again
+			}
+		}
+	}()
 
 	// Known inodes and checkpoints first, so a truncation is seen before a
 	// sibling copy is compared with it.
@@ -607,11 +615,16 @@ func (t *Tailer) touchEvery() time.Duration { return min(time.Minute, t.cfg.Forg
 
 // problem logs and counts a path that cannot be followed, once per
 // appearance (not once per poll).
+//
+// A problem counts only once it is seen by two scans in a row: a rotation
+// leaves a link dangling, or a sibling gone between glob and open, for an
+// instant, and that is no problem.
 func (t *Tailer) problem(now map[string]string, path, reason string, err error) {
 	now[path] = reason
-	if t.problems[path] == reason {
+	if t.problems[path] != reason || t.reported[path] == reason {
 		return
 	}
+	t.reported[path] = reason
 	t.m.errors.WithLabelValues(reason).Inc()
 	t.log.Warn("cannot follow file", "path", path, "reason", reason, "err", err)
 }

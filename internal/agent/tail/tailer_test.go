@@ -399,6 +399,7 @@ func TestExcludeAndOldRotationsAtStart(t *testing.T) {
 	// A corrupt .gz appearing later is counted, not fatal.
 	fsys.append(pod+".3.gz", "\x1f\x8bnot really gzip")
 	h.expect("")
+	h.expect("") // a problem counts once two scans in a row see it
 	if got := h.counter(h.tl.m.errors.WithLabelValues(reasonGzip)); got != 1 {
 		t.Errorf("gzip errors = %v, want 1", got)
 	}
@@ -473,5 +474,30 @@ func TestRotationsAcrossRestart(t *testing.T) {
 	sort.Strings(got)
 	if want := "[new live rotated while stopped while stopped]"; fmt.Sprint(got) != want {
 		t.Fatalf("after restart got %v, want %s (old rotations not re-read)", got, want)
+	}
+}
+
+
+// A link left dangling for one scan (kubelet renamed 0.log and the runtime
+// has not reopened it yet) is no problem; one dangling for two is.
+func TestTransientDanglingLinkNotCounted(t *testing.T) {
+	fsys := newMemFS()
+	kubeletFile(fsys)
+	fsys.append(pod, "a\n")
+	h := newHarness(t, fsys, nil, Config{})
+	h.expect("a\n")
+	fsys.rename(pod, pod+".20261122-000000")
+	h.expect("")
+	fsys.append(pod, "b\n")
+	h.expect("b\n")
+	dangling := h.tl.m.errors.WithLabelValues(reasonDanglingSymlink)
+	if n := h.counter(dangling); n != 0 {
+		t.Fatalf("dangling_symlink = %v for a link dangling during one scan", n)
+	}
+	fsys.remove(pod)
+	h.expect("")
+	h.expect("")
+	if n := h.counter(dangling); n != 1 {
+		t.Fatalf("dangling_symlink = %v for a link dangling two scans in a row, want 1", n)
 	}
 }
