@@ -477,7 +477,6 @@ func TestRotationsAcrossRestart(t *testing.T) {
 	}
 }
 
-
 // A link left dangling for one scan (kubelet renamed 0.log and the runtime
 // has not reopened it yet) is no problem; one dangling for two is.
 func TestTransientDanglingLinkNotCounted(t *testing.T) {
