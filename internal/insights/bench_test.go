@@ -64,6 +64,7 @@ func BenchmarkRun(b *testing.B) {
 		{"RareTokenLimit20", `filter @message like /RareToken/ | limit 20`},
 		{"StatsCountByBin5m", `stats count(*) by bin(5m)`},
 		{"JSONFilterStatsByPod", `filter kubernetes.namespace_name = "payments" and level = "error" | stats count(*) by kubernetes.pod_name`},
+		{"JSONStatsByPodAllEvents", `stats count(*) by kubernetes.pod_name`},
 		{"NewestLimit1000", `fields @timestamp, @message | sort @timestamp desc | limit 1000`},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

@@ -70,12 +70,12 @@ func Compile(query string) (*Query, error) {
 		return nil, err
 	}
 	q := &Query{text: query, ast: ast, slotOf: map[string]int{}}
+	q.prune = derivePruning(ast.Commands)
 	c := &compiler{text: query, q: q, eventMode: true}
 	if err := c.commands(ast.Commands); err != nil {
 		return nil, err
 	}
 	q.json.build(q)
-	q.prune = derivePruning(ast.Commands)
 	return q, nil
 }
 
@@ -111,6 +111,8 @@ type compiler struct {
 	// nil outside one. inAgg is set inside an aggregate's arguments.
 	aggs  *[]aggSpec
 	inAgg bool
+	// assigned are the names fields, display or parse computed so far.
+	assigned map[string]bool
 	// aggInputEvent says whether the rows a stats aggregates are events,
 	// for compiling the aggregates' arguments.
 	aggInputEvent bool
@@ -182,7 +184,7 @@ func (c *compiler) commands(cmds []syntax.Command) error {
 // first, as the console and GetQueryResults show them.
 func (c *compiler) implicitSort() *sortStage {
 	ts := c.slot("@timestamp")
-	return &sortStage{keys: []sortKey{{fn: func(r *row) value.Value { return r.get(ts) }, desc: true}}, newestFirst: true}
+	return &sortStage{keys: []sortKey{{fn: func(r *row) value.Value { return r.get(ts) }, desc: true}}, newestFirst: !c.assigned["@timestamp"]}
 }
 
 func (c *compiler) projections(items []syntax.Projection, display bool) (*assignStage, []string, error) {
@@ -201,6 +203,7 @@ func (c *compiler) projections(items []syntax.Projection, display bool) (*assign
 		}
 		st.slots = append(st.slots, c.slot(name))
 		st.fns = append(st.fns, fn)
+		c.assign(name)
 	}
 	return st, names, nil
 }
@@ -233,7 +236,7 @@ func (c *compiler) command(cmd syntax.Command) error {
 		if err != nil {
 			return err
 		}
-		q.stages = append(q.stages, &filterStage{cond: fn})
+		q.stages = append(q.stages, &filterStage{cond: fn, pre: q.prune.pre[cmd]})
 	case *syntax.ParseCmd:
 		return c.parseCmd(cmd)
 	case *syntax.Unmask:
@@ -256,7 +259,7 @@ func (c *compiler) command(cmd syntax.Command) error {
 			st.keys = append(st.keys, sortKey{fn: fn, desc: k.Desc})
 		}
 		if len(cmd.Keys) == 1 && cmd.Keys[0].Desc {
-			if f, ok := cmd.Keys[0].Expr.(*syntax.FieldRef); ok && f.Name == "@timestamp" && c.eventMode {
+			if f, ok := cmd.Keys[0].Expr.(*syntax.FieldRef); ok && f.Name == "@timestamp" && c.eventMode && !c.assigned["@timestamp"] {
 				st.newestFirst = true
 			}
 		}
@@ -307,6 +310,13 @@ func (c *compiler) enterAggMode(cols []string) {
 	}
 }
 
+func (c *compiler) assign(name string) {
+	if c.assigned == nil {
+		c.assigned = map[string]bool{}
+	}
+	c.assigned[name] = true
+}
+
 func (c *compiler) markRead(name string) {
 	s := c.slot(name)
 	if c.eventMode && c.q.kinds[s] == slotJSON {
@@ -331,6 +341,9 @@ func (c *compiler) parseCmd(cmd *syntax.ParseCmd) error {
 		return c.errAt(cmd.At, "bad parse pattern: %v", err)
 	}
 	st.re = re
+	for _, n := range cmd.As {
+		c.assign(n)
+	}
 	if cmd.Glob != "" {
 		for i, n := range cmd.As {
 			st.slots = append(st.slots, c.slot(n))

@@ -159,6 +159,9 @@ func (q *Query) Run(ctx context.Context, st Store, o Options, partial func(Resul
 		ws[i] = w
 	}
 	ch := make(chan []Event, 2*n)
+	// free recycles batch copies: the store may reuse its slices, and
+	// rows keep copies of events, never the batch.
+	free := make(chan []Event, 3*n)
 	var wg sync.WaitGroup
 	for _, w := range ws {
 		wg.Add(1)
@@ -170,6 +173,10 @@ func (q *Query) Run(ctx context.Context, st Store, o Options, partial func(Resul
 				}
 				if err := x.batch(w, b); err != nil {
 					x.fail(err)
+				}
+				select {
+				case free <- b[:0]:
+				default:
 				}
 			}
 		}()
@@ -203,7 +210,12 @@ func (q *Query) Run(ctx context.Context, st Store, o Options, partial func(Resul
 		if err := x.firstErr(); err != nil {
 			return err
 		}
-		b := append([]Event(nil), batch...)
+		var b []Event
+		select {
+		case b = <-free:
+		default:
+		}
+		b = append(b, batch...)
 		select {
 		case ch <- b:
 			return nil

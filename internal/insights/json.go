@@ -17,6 +17,14 @@ type jsonPlan struct {
 	// it is: one lookup per member walked.
 	paths map[string]jsonPath
 	slots []int // the wanted names' slots
+	// lens has bit n set when some entry of paths is n bytes long (n <
+	// 128): most keys of a message are skipped without hashing them.
+	lens [2]uint64
+}
+
+func (p *jsonPlan) mayHave(path []byte) bool {
+	n := len(path)
+	return n >= 128 || p.lens[n/64]&(1<<(n%64)) != 0
 }
 
 type jsonPath struct {
@@ -34,6 +42,14 @@ func (p *jsonPlan) read(name string) {
 func (p *jsonPlan) build(q *Query) {
 	p.paths = map[string]jsonPath{}
 	p.slots = nil
+	p.lens = [2]uint64{}
+	defer func() {
+		for k := range p.paths {
+			if n := len(k); n < 128 {
+				p.lens[n/64] |= 1 << (n % 64)
+			}
+		}
+	}()
 	for name := range p.wanted {
 		s := q.slotOf[name]
 		p.slots = append(p.slots, s)
@@ -237,7 +253,11 @@ func (j *jscan) array() bool {
 
 // member handles the value at j.i whose path is j.path.
 func (j *jscan) member() bool {
-	e, ok := j.p.paths[string(j.path)]
+	var e jsonPath
+	ok := false
+	if j.p.mayHave(j.path) {
+		e, ok = j.p.paths[string(j.path)]
+	}
 	if !ok {
 		end, ok := skipValue(j.s, j.i)
 		j.i = end

@@ -14,6 +14,10 @@ type pruning struct {
 	// mayMatch is nil when every block may match.
 	mayMatch func(mayContain func(string) bool) bool
 	streams  []string
+	// pre holds, for the filters at the head of the query, the substrings
+	// an event's message must contain for the filter to hold: checked
+	// with strings.Contains before any field is read or JSON parsed.
+	pre map[*syntax.Filter]oracle
 }
 
 // oracle is a block predicate over the block's substring oracle.
@@ -25,6 +29,7 @@ type oracle func(mayContain func(string) bool) bool
 // so a filter on them prunes nothing.
 func derivePruning(cmds []syntax.Command) pruning {
 	shadow := map[string]bool{}
+	pre := map[*syntax.Filter]oracle{}
 	var preds []oracle
 	var streams []string
 	streamsSet := false
@@ -34,6 +39,7 @@ loop:
 		case *syntax.Filter:
 			if o := predicate(cmd.Cond, shadow); o != nil {
 				preds = append(preds, o)
+				pre[cmd] = o
 			}
 			for _, conj := range conjuncts(cmd.Cond) {
 				if ss, ok := streamEq(conj, shadow); ok {
@@ -57,7 +63,7 @@ loop:
 			break loop
 		}
 	}
-	var p pruning
+	p := pruning{pre: pre}
 	if streamsSet {
 		p.streams = streams
 		if len(streams) == 0 {
@@ -226,8 +232,8 @@ func containsAll(lits []string) oracle {
 
 // jsonVerbatim reports whether s appears as "s" in any JSON encoding of
 // it, and whether field = "s" can hold only for a JSON string: no escapes
-// (quotes, backslashes, controls, non-ASCII, and <>& that encoding/json
-// escapes), and not a number or boolean text, which equal JSON numbers
+// (quotes, backslashes, controls, non-ASCII, <>& that encoding/json
+// escapes and / that PHP's json_encode escapes), and not a number or boolean text, which equal JSON numbers
 // and booleans.
 func jsonVerbatim(s string) bool {
 	if s == "" {
@@ -235,7 +241,7 @@ func jsonVerbatim(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '/' || c == '<' || c == '>' || c == '&' {
 			return false
 		}
 	}

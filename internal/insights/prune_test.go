@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kinsight/kinsight/internal/insights/value"
 )
 
 // TestMayMatch checks the block predicate a query derives against an exact
@@ -100,6 +102,7 @@ func TestScanRequest(t *testing.T) {
 		{`fields @message`, nil, DefaultLimit},
 		{`filter @message like /x/ | limit 7`, nil, 0},
 		{`sort @timestamp asc | limit 7`, nil, 0},
+		{`fields fromMillis(0) as @timestamp | sort @timestamp desc | limit 7`, nil, 0},
 		{`stats count(*)`, nil, 0},
 	}
 	for _, tc := range tests {
@@ -239,6 +242,41 @@ func TestMemoryBound(t *testing.T) {
 		wantErr := query != `stats count_distinct(@message)`
 		if (err != nil) != wantErr || err != nil && !strings.Contains(err.Error(), "query needs more than 4194304 bytes of memory") {
 			t.Errorf("%s: err %v, want error %v", query, err, wantErr)
+		}
+	}
+}
+
+func TestContainsFast(t *testing.T) {
+	for _, tc := range []struct {
+		msg, needle string
+	}{
+		{`{"a":"payments"}`, `"payments"`},
+		{`{"a":"payment"}`, `"payments"`},
+		{`{"a":"xpayments"}`, `"payments"`},
+		{`payments" "payments`, `"payments"`},
+		{`{"a":"paypayments"}`, `"payments"`},
+		{`""`, `""`},
+		{`abc`, `b`},
+		{`"p"`, `"p"`},
+	} {
+		if got, want := containsFast(tc.msg, tc.needle), strings.Contains(tc.msg, tc.needle); got != want {
+			t.Errorf("containsFast(%q, %q) = %v, want %v", tc.msg, tc.needle, got, want)
+		}
+	}
+}
+
+// TestGroupKeyMatchesValueKey checks the allocation-free path of groupKey
+// against value.Key: equal keys exactly for Equal values.
+func TestGroupKeyMatchesValueKey(t *testing.T) {
+	vals := []value.Value{value.Str("abc"), value.Str("200"), value.Int(200), value.Str("true"), value.Bool(true),
+		value.Str(" 1"), value.Str(""), value.Null(), value.Str("sabc"), value.Str("x:y"), value.Str("False"), value.Bool(false)}
+	for _, a := range vals {
+		for _, b := range vals {
+			ka := string(groupKey(nil, []value.Value{a}))
+			kb := string(groupKey(nil, []value.Value{b}))
+			if (ka == kb) != (value.Key(a) == value.Key(b)) {
+				t.Errorf("%v %q vs %v %q: group keys equal %v, value.Key equal %v", a.Kind(), a, b.Kind(), b, ka == kb, value.Key(a) == value.Key(b))
+			}
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package insights
 
 import (
+	"strings"
+
 	"github.com/kinsight/kinsight/internal/insights/value"
 )
 
@@ -19,6 +21,9 @@ type row struct {
 	aggs []value.Value
 	// keys are the row's sort keys for the sort being run.
 	keys []value.Value
+	// contains tests the event's message for a substring, for the
+	// filters' prefilter; made once per row so calls do not allocate.
+	contains func(string) bool
 	// pathBuf and found are loadJSON's scratch, reused across events.
 	pathBuf []byte
 	found   []foundValue
@@ -26,7 +31,9 @@ type row struct {
 
 func newRow(q *Query) *row {
 	n := len(q.names)
-	return &row{q: q, vals: make([]value.Value, n), has: make([]bool, n)}
+	r := &row{q: q, vals: make([]value.Value, n), has: make([]bool, n)}
+	r.contains = func(s string) bool { return containsFast(r.ev.Message, s) }
+	return r
 }
 
 // reset makes r the row of ev, reusing its slices.
@@ -43,7 +50,16 @@ func (r *row) clone() *row {
 	c.vals = append([]value.Value(nil), r.vals...)
 	c.has = append([]bool(nil), r.has...)
 	c.keys = append([]value.Value(nil), r.keys...)
+	c.contains = func(s string) bool { return containsFast(c.ev.Message, s) }
 	return c
+}
+
+// copyFrom makes r a copy of o (of the same query), reusing r's slices.
+func (r *row) copyFrom(o *row) {
+	r.ev, r.isEvent, r.jsonLoaded = o.ev, o.isEvent, o.jsonLoaded
+	copy(r.vals, o.vals)
+	copy(r.has, o.has)
+	r.keys = append(r.keys[:0], o.keys...)
 }
 
 // size estimates the bytes a kept row holds.
@@ -105,4 +121,26 @@ func (r *row) timestamp() int64 {
 		return t
 	}
 	return 0
+}
+
+// containsFast is strings.Contains, quicker for the `"value"` needles of
+// field = "value": strings.Index skips ahead by the needle's first byte,
+// and a quote is everywhere in JSON, so search the inside and check the
+// quotes around each hit.
+func containsFast(msg, needle string) bool {
+	if len(needle) < 3 || needle[0] != '"' || needle[len(needle)-1] != '"' {
+		return strings.Contains(msg, needle)
+	}
+	inner := needle[1 : len(needle)-1]
+	for i := 0; ; {
+		k := strings.Index(msg[i:], inner)
+		if k < 0 {
+			return false
+		}
+		k += i
+		if k > 0 && msg[k-1] == '"' && k+len(inner) < len(msg) && msg[k+len(inner)] == '"' {
+			return true
+		}
+		i = k + 1
+	}
 }

@@ -13,7 +13,12 @@ import (
 // stage is one command of the compiled pipeline.
 type stage interface{ isStage() }
 
-type filterStage struct{ cond evalFn }
+type filterStage struct {
+	cond evalFn
+	// pre, when set, is a necessary condition on an event's raw message
+	// (see pruning.pre), much cheaper than cond.
+	pre oracle
+}
 
 // assignStage computes fields/display expressions into their slots.
 type assignStage struct {
@@ -80,6 +85,9 @@ func streaming(s stage) bool {
 func apply(s stage, r *row) bool {
 	switch s := s.(type) {
 	case *filterStage:
+		if s.pre != nil && r.isEvent && !s.pre(r.contains) {
+			return false
+		}
 		return s.cond(r).Truthy()
 	case *assignStage:
 		// Evaluate all first: `fields a as b, b as a` swaps.
@@ -119,12 +127,34 @@ type group struct {
 // groupKey appends the key of by-values to dst.
 func groupKey(dst []byte, by []value.Value) []byte {
 	for _, v := range by {
+		if v.Kind() == value.KindString && !maybeNumOrBool(v.String()) {
+			// value.Key's form for a plain string, without its allocation.
+			s := v.String()
+			dst = strconv.AppendInt(dst, int64(len(s)+1), 10)
+			dst = append(dst, ':', 's')
+			dst = append(dst, s...)
+			continue
+		}
 		k := value.Key(v)
 		dst = strconv.AppendInt(dst, int64(len(k)), 10)
 		dst = append(dst, ':')
 		dst = append(dst, k...)
 	}
 	return dst
+}
+
+// maybeNumOrBool is false for strings that value.Key surely keys as
+// strings: those that cannot be a number ("12", ".5", "-1") or a boolean
+// ("true", "FALSE").
+func maybeNumOrBool(s string) bool {
+	if s == "" {
+		return true
+	}
+	switch c := s[0]; {
+	case c >= '0' && c <= '9', c == '+', c == '-', c == '.', c == 't', c == 'T', c == 'f', c == 'F', c == ' ', c == '\t':
+		return true
+	}
+	return false
 }
 
 // statsState is one worker's (or the merged) groups.
@@ -258,6 +288,10 @@ func (s *statsState) rows(q *Query) []*row {
 // directions, then newest first, then by @ptr and message so that results
 // do not depend on the order batches arrived in.
 func (s *sortStage) less(a, b *row) bool {
+	if s.newestFirst && a.isEvent && b.isEvent {
+		// @timestamp desc on events: the key is the event's own time.
+		return tieLess(a, b)
+	}
 	for i, k := range s.keys {
 		x, y := a.keys[i], b.keys[i]
 		if x.IsNull() != y.IsNull() {
@@ -323,11 +357,13 @@ func (t *topK) offer(r *row) int64 {
 	if !t.s.less(r, t.rows[0]) {
 		return 0
 	}
-	c := r.clone()
-	grew := c.size() - t.rows[0].size()
-	t.rows[0] = c
+	// Reuse the evicted row: in the worst case (events arriving in the
+	// opposite order of the sort) every event is kept for a while.
+	old := t.rows[0]
+	before := old.size()
+	old.copyFrom(r)
 	heap.Fix(t, 0)
-	return grew
+	return old.size() - before
 }
 
 // sorted returns the kept rows best first.
