@@ -12,6 +12,7 @@ import (
 
 	"github.com/kinsight/kinsight/internal/config"
 	"github.com/kinsight/kinsight/internal/insights"
+	"github.com/kinsight/kinsight/internal/logstore"
 )
 
 // queryEnv is env with the handler's queries stopped before the store
@@ -403,6 +404,102 @@ func TestFlattenJSON(t *testing.T) {
 		flattenJSON(tc.msg, got)
 		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 			t.Errorf("flattenJSON(%s) = %v, want %v", tc.msg, got, tc.want)
+		}
+	}
+}
+
+func TestInsightsPartialResults(t *testing.T) {
+	e := queryEnv(t)
+	e.h.queries.source = &blockingStore{}
+	e.seed("app", "s")
+	now := time.Now().Unix()
+	id := e.startQuery(m{"logGroupName": "app", "startTime": now - 60, "endTime": now, "queryString": "fields @message"})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var res queryResults
+		e.mustOK("GetQueryResults", m{"queryId": id}).decode(t, &res)
+		if res.Status != statusRunning && res.Status != statusScheduled {
+			t.Fatalf("status %s while the store blocks", res.Status)
+		}
+		if len(res.Results) == 1 {
+			if msg, _ := fieldOf(res.Results[0], "@message"); msg != "first" {
+				t.Fatalf("partial row %+v", res.Results[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no partial rows within 5s of a Running query")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.h.queries.stopQuery(id)
+	if res := e.waitQuery(id); res.Status != statusCancelled || len(res.Results) != 1 {
+		t.Fatalf("after stop: %s %+v", res.Status, res.Results)
+	}
+}
+
+func TestQueryManagerKeepsBoundedResults(t *testing.T) {
+	m := newQueryManager(nil, config.Insights{}, nil, time.Now, "1")
+	now := time.Now()
+	for i := range maxKeptQueries + 10 {
+		q := &queryState{id: fmt.Sprint(i), status: statusComplete, finished: now.Add(time.Duration(i) * time.Millisecond)}
+		m.byID[q.id] = q
+	}
+	m.sweepLocked()
+	if len(m.byID) != maxKeptQueries || m.byID["0"] != nil || m.byID["9"] != nil || m.byID["10"] == nil {
+		t.Fatalf("kept %d; oldest kept: %v", len(m.byID), m.byID["10"] != nil)
+	}
+}
+
+func FuzzFlattenJSON(f *testing.F) {
+	f.Add(`{"a":1,"b":{"c":[1,{"d":null}]}}`)
+	f.Add(`{"":{"":""}}`)
+	f.Add(`not json`)
+	f.Fuzz(func(t *testing.T, msg string) {
+		out := map[string]string{}
+		flattenJSON(msg, out)
+		for k := range out {
+			if strings.HasPrefix(k, "@") && !strings.Contains(msg, "@") {
+				t.Fatalf("key %q from nowhere", k)
+			}
+		}
+	})
+}
+
+// BenchmarkStoreAdapter measures the store side of a full-scan query: the
+// store's Scan plus the events and @ptr strings the executor receives.
+func BenchmarkStoreAdapter(b *testing.B) {
+	store, err := logstore.Open(b.TempDir(), logstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	store.CreateGroup("g", logstore.Group{})
+	store.CreateStream("g", "s")
+	now := time.Now().UnixMilli()
+	var bytes int64
+	for batch := range 20 {
+		evs := make([]logstore.InputEvent, 1000)
+		for i := range evs {
+			evs[i] = logstore.InputEvent{Timestamp: now - int64(20000-batch*1000-i), Message: fmt.Sprintf(
+				`{"level":"info","kubernetes":{"pod_name":"web-%d","namespace_name":"shop"},"msg":"GET /api/orders/%d 200 %dms"}`, i%7, i, i%300)}
+			bytes += int64(len(evs[i].Message))
+		}
+		if _, err := store.Append(context.Background(), "g", "s", evs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := store.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	a := &storeAdapter{store: store, account: "000000000000"}
+	req := insights.ScanRequest{Groups: []string{"g"}, Start: 0, End: now + 1, MayMatch: func(func(string) bool) bool { return true }}
+	b.SetBytes(bytes)
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		if _, err := a.Scan(context.Background(), req, func(evs []insights.Event) error { n += len(evs); return nil }); err != nil || n != 20000 {
+			b.Fatalf("%d events, %v", n, err)
 		}
 	}
 }

@@ -224,17 +224,39 @@ func (m *queryManager) list() []*queryState {
 	return out
 }
 
-// sweepLocked forgets queries that ended more than results_ttl ago.
+// maxKeptQueries bounds the ended queries kept for GetQueryResults, so
+// memory does not grow with the query rate within results_ttl: past it the
+// oldest ended ones go first.
+const maxKeptQueries = 1000
+
+// sweepLocked forgets queries that ended more than results_ttl ago, and
+// the oldest ended ones beyond maxKeptQueries.
 func (m *queryManager) sweepLocked() {
 	cut := m.now().Add(-time.Duration(m.cfg.ResultsTTL))
+	var done []*queryState
 	for id, q := range m.byID {
 		q.mu.Lock()
-		old := ended(q.status) && q.finished.Before(cut)
+		isEnded, finished := ended(q.status), q.finished
 		q.mu.Unlock()
-		if old {
+		switch {
+		case isEnded && finished.Before(cut):
 			delete(m.byID, id)
+		case isEnded:
+			done = append(done, q)
 		}
 	}
+	if extra := len(done) - maxKeptQueries; extra > 0 {
+		sort.Slice(done, func(i, j int) bool { return done[i].finishedAt().Before(done[j].finishedAt()) })
+		for _, q := range done[:extra] {
+			delete(m.byID, q.id)
+		}
+	}
+}
+
+func (q *queryState) finishedAt() time.Time {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.finished
 }
 
 // close cancels every running query and waits for them.
@@ -264,9 +286,13 @@ func (a *storeAdapter) Scan(ctx context.Context, req insights.ScanRequest, fn fu
 		st, err := a.store.Scan(ctx, g, logstore.ScanQuery{
 			Start: req.Start, End: req.End, Streams: req.Streams, MayMatch: req.MayMatch, Newest: req.Newest,
 		}, func(recs []logstore.Record) error {
-			// One buffer holds the batch's pointers; the executor may keep
-			// the strings (and so the buffer) but not the slice.
-			evs = make([]insights.Event, len(recs))
+			// The executor copies what it keeps of a batch, so the slice is
+			// reused; one fresh buffer per batch holds the @ptr strings,
+			// which it may keep.
+			if cap(evs) < len(recs) {
+				evs = make([]insights.Event, len(recs))
+			}
+			evs = evs[:len(recs)]
 			ptrs = make([]byte, 0, len(recs)*32)
 			for i, r := range recs {
 				off := len(ptrs)

@@ -110,15 +110,13 @@ func (s *Store) Scan(ctx context.Context, group string, q ScanQuery, fn func([]R
 	}
 	var top tsHeap // the Newest newest timestamps handed over
 	batch := make([]Record, 0, 256)
-	emit := func(id uint64, ts, ingest int64, seq uint64, msg string) {
-		batch = append(batch, Record{StreamID: id, Stream: names[id], Timestamp: ts, IngestionTime: ingest, Seq: seq, Message: msg})
-		if q.Newest > 0 {
-			if top.Len() < q.Newest {
-				heap.Push(&top, ts)
-			} else if ts > top[0] {
-				top[0] = ts
-				heap.Fix(&top, 0)
-			}
+	// noteTs keeps top; only Newest scans pay for it.
+	noteTs := func(ts int64) {
+		if top.Len() < q.Newest {
+			heap.Push(&top, ts)
+		} else if ts > top[0] {
+			top[0] = ts
+			heap.Fix(&top, 0)
 		}
 	}
 	flush := func() error {
@@ -127,7 +125,6 @@ func (s *Store) Scan(ctx context.Context, group string, q ScanQuery, fn func([]R
 		}
 		st.RecordsScanned += int64(len(batch))
 		err := fn(batch)
-		clear(batch) // let go of messages fn did not keep
 		batch = batch[:0]
 		return err
 	}
@@ -145,13 +142,22 @@ func (s *Store) Scan(ctx context.Context, group string, q ScanQuery, fn func([]R
 			s.m.blocksRead.WithLabelValues("skipped_time").Inc()
 			continue
 		}
+		// Per run, not per event: the bounds, the stream's name and its
+		// retention cutoff.
+		lo, hi, name := max(q.Start, cutoff[r.streamID]), q.End, names[r.streamID]
+		if hi <= 0 {
+			hi = math.MaxInt64
+		}
 		if r.head != nil {
 			for _, e := range r.head {
-				if !sc.inRange(r.streamID, e.ts, e.seq) {
+				if e.ts < lo || e.ts >= hi {
 					continue
 				}
 				st.BytesScanned += int64(len(e.msg))
-				emit(r.streamID, e.ts, e.ingest, e.seq, e.msg)
+				batch = append(batch, Record{StreamID: r.streamID, Stream: name, Timestamp: e.ts, IngestionTime: e.ingest, Seq: e.seq, Message: e.msg})
+				if q.Newest > 0 {
+					noteTs(e.ts)
+				}
 				if len(batch) >= scanBatch {
 					if err := flush(); err != nil {
 						return st, err
@@ -181,9 +187,13 @@ func (s *Store) Scan(ctx context.Context, group string, q ScanQuery, fn func([]R
 		st.BytesScanned += int64(r.p.blocks[r.block].rawBytes)
 		// Messages point into the cached decoded block, which is never
 		// written again; the cache only drops its reference.
-		for j := range b.len() {
-			if sc.inRange(r.streamID, b.ts[j], b.seq[j]) {
-				emit(r.streamID, b.ts[j], b.ingest[j], b.seq[j], b.msgs[j])
+		for j, ts := range b.ts {
+			if ts < lo || ts >= hi {
+				continue
+			}
+			batch = append(batch, Record{StreamID: r.streamID, Stream: name, Timestamp: ts, IngestionTime: b.ingest[j], Seq: b.seq[j], Message: b.msgs[j]})
+			if q.Newest > 0 {
+				noteTs(ts)
 			}
 		}
 		if err := flush(); err != nil {
