@@ -111,6 +111,8 @@ type compiler struct {
 	// nil outside one. inAgg is set inside an aggregate's arguments.
 	aggs  *[]aggSpec
 	inAgg bool
+	// afterDedup: AWS allows only limit after dedup.
+	afterDedup bool
 	// assigned are the names fields, display or parse computed so far.
 	assigned map[string]bool
 	// aggInputEvent says whether the rows a stats aggregates are events,
@@ -210,6 +212,9 @@ func (c *compiler) projections(items []syntax.Projection, display bool) (*assign
 
 func (c *compiler) command(cmd syntax.Command) error {
 	q := c.q
+	if _, isLimit := cmd.(*syntax.Limit); c.afterDedup && !isLimit {
+		return c.errAt(cmd.Pos(), "only limit may follow dedup")
+	}
 	switch cmd := cmd.(type) {
 	case *syntax.Fields:
 		st, names, err := c.projections(cmd.Items, false)
@@ -283,6 +288,7 @@ func (c *compiler) command(cmd syntax.Command) error {
 			st.slots = append(st.slots, c.slot(f))
 		}
 		q.stages = append(q.stages, st)
+		c.afterDedup = true
 	case *syntax.Pattern:
 		fn, err := c.expr(cmd.Field)
 		if err != nil {

@@ -433,8 +433,16 @@ func (x *run) tail(s stage, rows []*row) ([]*row, error) {
 		var by []value.Value
 		for _, r := range rows {
 			by = by[:0]
+			hasNull := false
 			for _, sl := range s.slots {
-				by = append(by, r.get(sl))
+				v := r.get(sl)
+				hasNull = hasNull || v.IsNull()
+				by = append(by, v)
+			}
+			if hasNull {
+				// AWS: null values are not duplicates; such rows stay.
+				out = append(out, r)
+				continue
 			}
 			key = groupKey(key[:0], by)
 			if seen[string(key)] {

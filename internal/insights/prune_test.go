@@ -155,7 +155,7 @@ func TestPrunedEqualsUnpruned(t *testing.T) {
 		`filter @logStream = "s1" | stats count(*) as c by @logStream`,
 		`stats avg(n), min(n), max(n), earliest(n), latest(n) by kubernetes.pod_name | sort kubernetes.pod_name`,
 		`fields @timestamp, n | sort n desc | limit 5`,
-		`filter n > 90 | dedup n | fields n`,
+		`filter n > 90 | fields n | dedup n`,
 	} {
 		q, err := Compile(query)
 		if err != nil {
@@ -232,7 +232,7 @@ func TestMemoryBound(t *testing.T) {
 		`stats count_distinct(@message)`, // bounded by its sketch: must succeed
 		`sort @message | dedup @message`,
 		`pattern @message`,
-		`dedup @message | sort @timestamp asc`,
+		`sort @timestamp asc | dedup @message`,
 	} {
 		q, err := Compile(query)
 		if err != nil {
