@@ -46,7 +46,7 @@ type ScanStats struct{ RecordsScanned, BytesScanned int64 }
 
 // Options are one run's parameters.
 type Options struct {
-	Start, End int64 // ms, Start <= ts < End
+	Start, End int64 // ms, Start <= ts < End; End 0 means no end
 	Groups     []string
 	// Limit is StartQuery's limit, applied when the query has no limit
 	// command. Default DefaultLimit, at most MaxLimit.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sort"
 	"sync"
@@ -21,6 +22,7 @@ const (
 	sinkCollect sinkKind = iota // keep every row (order-dependent plans)
 	sinkStats                   // per-worker groups, merged at the end
 	sinkTopK                    // per-worker top-k heaps of sort … | limit
+	sinkPattern                 // per-worker counts of masked lines
 )
 
 // plan is a query's pipeline for one run (Options.Limit added).
@@ -28,6 +30,7 @@ type plan struct {
 	head  []stage // streaming stages the workers run
 	sink  sinkKind
 	stats *statsStage
+	pat   *patternStage
 	sort  *sortStage
 	k     int
 	tail  []stage // run in order on the merged rows
@@ -48,6 +51,9 @@ func (q *Query) plan(o Options) plan {
 		switch s := stages[i].(type) {
 		case *statsStage:
 			p.sink, p.stats = sinkStats, s
+			i++
+		case *patternStage:
+			p.sink, p.pat = sinkPattern, s
 			i++
 		case *sortStage:
 			if i+1 < len(stages) {
@@ -85,6 +91,7 @@ type worker struct {
 	r       *row
 	stats   *statsState
 	top     *topK
+	pat     *patternState
 	rows    []*row
 	pending int64 // bytes not yet charged to the budget
 	matched int64
@@ -126,6 +133,9 @@ func normalize(o Options) Options {
 	if o.Limit > MaxLimit {
 		o.Limit = MaxLimit
 	}
+	if o.End <= 0 {
+		o.End = math.MaxInt64 // no end given: everything from Start on
+	}
 	if o.MaxMemoryBytes <= 0 {
 		o.MaxMemoryBytes = DefaultMaxMemoryBytes
 	}
@@ -155,6 +165,8 @@ func (q *Query) Run(ctx context.Context, st Store, o Options, partial func(Resul
 			w.stats = newStatsState(x.p.stats)
 		case sinkTopK:
 			w.top = &topK{s: x.p.sort, k: x.p.k}
+		case sinkPattern:
+			w.pat = newPatternState()
 		}
 		ws[i] = w
 	}
@@ -273,7 +285,7 @@ func (x *run) batch(w *worker, batch []Event) error {
 		ev := &batch[i]
 		w.scanned++
 		w.bytes += int64(len(ev.Message))
-		if ev.Timestamp < x.o.Start || (x.o.End > 0 && ev.Timestamp >= x.o.End) {
+		if ev.Timestamp < x.o.Start || ev.Timestamp >= x.o.End {
 			continue
 		}
 		r.reset(ev)
@@ -293,6 +305,8 @@ func (x *run) batch(w *worker, batch []Event) error {
 			grew += w.stats.add(r)
 		case sinkTopK:
 			grew += w.top.offer(r)
+		case sinkPattern:
+			grew += w.pat.add(x.p.pat.src(r))
 		default:
 			c := r.clone()
 			w.rows = append(w.rows, c)
@@ -314,6 +328,8 @@ func (x *run) what() string {
 		return "too many stats groups; narrow the time range or group by fewer distinct values"
 	case sinkTopK:
 		return "the rows kept for sort … | limit"
+	case sinkPattern:
+		return "the lines kept by pattern"
 	}
 	return "the rows kept for sort, dedup or pattern; add a limit or a filter"
 }
@@ -347,6 +363,12 @@ func (x *run) result(ws []*worker, snapshot bool, ss ScanStats) (Result, error) 
 			}
 		}
 		rows = merged.rows(x.q)
+	case sinkPattern:
+		merged := newPatternState()
+		for _, w := range ws {
+			merged.merge(w.pat)
+		}
+		rows = merged.rows(x.q, x.p.pat)
 	case sinkTopK:
 		all := &topK{s: x.p.sort, k: x.p.k}
 		for _, w := range ws {

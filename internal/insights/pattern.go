@@ -7,46 +7,87 @@ import (
 	"github.com/kinsight/kinsight/internal/insights/value"
 )
 
+// AWS `pattern` clusters messages into patterns. kinsight does it simply,
+// in the spirit of Drain, in two steps so that the result does not depend
+// on which worker saw which batch:
+//
+//  1. each value is split on white space and every token holding a digit
+//     becomes <*>; the workers count these masked lines (mergeable, and
+//     usually far fewer than the events);
+//  2. at the end the masked lines, most frequent first, are clustered: a
+//     line joins the cluster with the same token count that agrees with it
+//     on most constant positions, if that is at least one and at least
+//     half of them; the positions where they disagree become <*>.
+//
+// Results are the clusters by descending count with @pattern,
+// @sampleCount and @ratio (share of the values clustered).
+
+// patternState counts masked lines.
+type patternState struct {
+	counts map[string]int64
+	total  int64
+}
+
+func newPatternState() *patternState { return &patternState{counts: map[string]int64{}} }
+
+// add counts one value and returns the bytes the state grew by.
+func (p *patternState) add(v value.Value) int64 {
+	if v.IsNull() {
+		return 0
+	}
+	toks := strings.Fields(v.String())
+	for i, t := range toks {
+		if hasDigit(t) {
+			toks[i] = "<*>"
+		}
+	}
+	key := strings.Join(toks, " ")
+	p.total++
+	n, ok := p.counts[key]
+	p.counts[key] = n + 1
+	if ok {
+		return 0
+	}
+	return int64(96 + len(key)) // the key, its map slot and the count
+}
+
+func (p *patternState) merge(o *patternState) {
+	for k, n := range o.counts {
+		p.counts[k] += n
+	}
+	p.total += o.total
+}
+
 // cluster is one pattern: its tokens, <*> where members differ.
 type cluster struct {
 	toks  []string
 	count int64
-	first int // order of appearance, for ties
 }
 
 // maxClustersPerLength bounds the linear search of similar clusters; past
-// it, a message that matches none joins the closest one.
+// it, a line that matches none joins the closest one.
 const maxClustersPerLength = 256
 
-// pattern clusters the rows' values (AWS `pattern`) the simple way, in the
-// spirit of Drain: messages are split on white space; tokens with a digit
-// are variable from the start; a message joins the cluster of the same
-// token count that agrees with it on most constant positions, if that is
-// at least one and at least half of them, and the positions where they
-// disagree become <*>. Results are the clusters by
-// descending count with @pattern, @sampleCount and @ratio.
-func (x *run) pattern(s *patternStage, rows []*row) ([]*row, error) {
+// rows clusters the counted lines into result rows.
+func (p *patternState) rows(q *Query, s *patternStage) []*row {
+	keys := make([]string, 0, len(p.counts))
+	for k := range p.counts {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if a, b := p.counts[keys[i]], p.counts[keys[j]]; a != b {
+			return a > b
+		}
+		return keys[i] < keys[j]
+	})
 	byLen := map[int][]*cluster{}
 	var all []*cluster
-	var total int64
-	for _, r := range rows {
-		v := s.src(r)
-		if v.IsNull() {
-			continue
-		}
-		toks := strings.Fields(v.String())
-		for i, t := range toks {
-			if hasDigit(t) {
-				toks[i] = "<*>"
-			}
-		}
-		total++
+	for _, k := range keys {
+		toks := strings.Fields(k)
 		cs := byLen[len(toks)]
 		var best *cluster
-		bestScore := -1
+		bestScore, accept := -1, false
 		for _, c := range cs {
-			// Similarity counts the positions both sides hold a constant:
-			// at least half of them must agree, and at least one.
 			same, consts := 0, 0
 			for i, t := range toks {
 				if c.toks[i] == "<*>" || t == "<*>" {
@@ -57,25 +98,18 @@ func (x *run) pattern(s *patternStage, rows []*row) ([]*row, error) {
 					same++
 				}
 			}
-			if (consts == 0 || same > 0 && 2*same >= consts) && same > bestScore {
+			if same > bestScore {
 				best, bestScore = c, same
+				accept = consts == 0 || same > 0 && 2*same >= consts
 			}
 		}
-		if best == nil && len(cs) >= maxClustersPerLength {
-			best = cs[len(cs)-1]
+		if best != nil && !accept && len(cs) < maxClustersPerLength {
+			best = nil
 		}
 		if best == nil {
-			c := &cluster{toks: toks, first: len(all)}
-			n := int64(64)
-			for _, t := range toks {
-				n += int64(16 + len(t))
-			}
-			if err := x.mem.grow(n, "the clusters kept by pattern"); err != nil {
-				return nil, err
-			}
-			byLen[len(toks)] = append(cs, c)
-			all = append(all, c)
-			best = c
+			best = &cluster{toks: toks}
+			byLen[len(toks)] = append(cs, best)
+			all = append(all, best)
 		} else {
 			for i, t := range toks {
 				if best.toks[i] != t {
@@ -83,16 +117,41 @@ func (x *run) pattern(s *patternStage, rows []*row) ([]*row, error) {
 				}
 			}
 		}
-		best.count++
+		best.count += p.counts[k]
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].count > all[j].count })
+	pats := make([]string, len(all))
+	for i, c := range all {
+		pats[i] = strings.Join(c.toks, " ")
+	}
+	idx := make([]int, len(all))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool {
+		if a, b := all[idx[i]].count, all[idx[j]].count; a != b {
+			return a > b
+		}
+		return pats[idx[i]] < pats[idx[j]]
+	})
 	out := make([]*row, 0, len(all))
-	for _, c := range all {
-		r := newRow(x.q)
-		r.set(s.pattern, value.Str(strings.Join(c.toks, " ")))
-		r.set(s.count, value.Int(c.count))
-		r.set(s.ratio, value.Num(float64(c.count)/float64(total)))
+	for _, i := range idx {
+		r := newRow(q)
+		r.set(s.pattern, value.Str(pats[i]))
+		r.set(s.count, value.Int(all[i].count))
+		r.set(s.ratio, value.Num(float64(all[i].count)/float64(p.total)))
 		out = append(out, r)
 	}
-	return out, nil
+	return out
+}
+
+// pattern runs a pattern command over a row set (when it follows another
+// blocking command).
+func (x *run) pattern(s *patternStage, rows []*row) ([]*row, error) {
+	p := newPatternState()
+	for _, r := range rows {
+		if err := x.mem.grow(p.add(s.src(r)), "the lines kept by pattern"); err != nil {
+			return nil, err
+		}
+	}
+	return p.rows(x.q, s), nil
 }

@@ -60,7 +60,7 @@ type dedupStage struct{ slots []int }
 
 type patternStage struct {
 	src                   evalFn
-	pattern, count, ratio int
+	pattern, count, ratio int // result slots
 }
 
 func (*filterStage) isStage()  {}
