@@ -220,7 +220,7 @@ func DefaultAgent() Agent {
 		},
 		MemoryLimit: 64 << 20,
 		Buffer:      AgentBuffer{MemoryBytes: 8 << 20, DiskBytes: 1 << 30},
-		Output: AgentOutput{Compression: "auto", Type: "cloudwatch"},
+		Output:      AgentOutput{Compression: "auto", Type: "cloudwatch"},
 	}
 }
 
