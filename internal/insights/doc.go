@@ -9,9 +9,22 @@
 // the end; the rest of the query runs on the merged rows in order.
 //
 // The plan also says what the store may skip: the time range, the log
-// groups, the streams of `filter @logStream = "x"`, and a MayMatch
-// predicate over each block's substring oracle derived from the filters
-// that must hold (`like`, `=~` literals, `field = "str"` on JSON fields).
+// groups, the streams of `filter @logStream = "x"`, the newest N events of
+// `sort @timestamp desc | limit N`, and a MayMatch predicate over each
+// block's substring oracle derived from the filters that must hold
+// (`like`, `=~` literals, `field = "str"` on JSON fields). The same
+// substrings are checked on each event's raw message before any field is
+// read, so most events a filter rejects are never parsed.
+//
+// Memory: stats groups, top-k heaps, kept rows, dedup keys and pattern
+// lines are charged to Options.MaxMemoryBytes as they grow; going past it
+// fails the query rather than the process.
+//
+// Statistics: RecordsMatched counts the events that passed the filters at
+// the head of the query (before the first stats, sort or pattern), as AWS
+// counts matches; RecordsScanned and BytesScanned are the store's.
+// Partial results (every 500 ms) carry rows for stats, pattern and
+// sort … | limit plans, and only statistics for plans that keep every row.
 //
 // Semantics chosen where AWS does not say, summarised (details beside the
 // code):
@@ -28,8 +41,11 @@
 //     string holding JSON is not parsed again; only the keys the query names
 //     are extracted, and only when it names one;
 //   - `pattern` tokenises on white space, replaces tokens holding a digit by
-//     <*>, groups equal results, and also turns into <*> every position
-//     where the group's messages differ;
+//     <*>, then clusters similar lines of the same length, turning into <*>
+//     the positions where they differ (see pattern.go);
+//   - `dedup` keeps rows whose key has a null (AWS: nulls are not
+//     duplicates), and only limit may follow it;
+//   - a stats without by over no events gives one row (count 0);
 //   - `unmask` is a no-op: kinsight does not mask data, so the unmasked
 //     value is the value.
 package insights

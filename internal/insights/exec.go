@@ -348,7 +348,13 @@ func (x *run) result(ws []*worker, snapshot bool, ss ScanStats) (Result, error) 
 		scanned += w.scanned
 		bytes += w.bytes
 	}
-	switch x.p.sink {
+	sink := x.p.sink
+	if snapshot && x.mem.used.Load() > x.mem.max/2 {
+		// A snapshot copies the groups; not when that could double the
+		// memory past the bound.
+		sink = sinkCollect
+	}
+	switch sink {
 	case sinkStats:
 		var merged *statsState
 		if snapshot {
@@ -366,7 +372,7 @@ func (x *run) result(ws []*worker, snapshot bool, ss ScanStats) (Result, error) 
 	case sinkPattern:
 		merged := newPatternState()
 		for _, w := range ws {
-			merged.merge(w.pat)
+			merged.merge(w.pat) // copies counts: workers' maps stay theirs
 		}
 		rows = merged.rows(x.q, x.p.pat)
 	case sinkTopK:
@@ -384,13 +390,13 @@ func (x *run) result(ws []*worker, snapshot bool, ss ScanStats) (Result, error) 
 			rows = rows[:x.p.k]
 		}
 	default:
+		if snapshot {
+			// Every row so far may be many: a partial result of such a
+			// plan carries the statistics only.
+			break
+		}
 		for _, w := range ws {
-			for _, r := range w.rows {
-				if snapshot {
-					r = r.clone()
-				}
-				rows = append(rows, r)
-			}
+			rows = append(rows, w.rows...)
 		}
 		// Batches arrive in any order: fix one before order-dependent
 		// commands.
@@ -409,9 +415,9 @@ func (x *run) result(ws []*worker, snapshot bool, ss ScanStats) (Result, error) 
 	res.Stats.RecordsMatched = float64(matched)
 	res.Stats.RecordsScanned = float64(scanned)
 	res.Stats.BytesScanned = float64(bytes)
-	if !snapshot {
-		// The store knows what it read, including blocks it pruned by
-		// reading only their index.
+	if !snapshot && (ss.RecordsScanned > 0 || ss.BytesScanned > 0) {
+		// The store knows what it read, including what it read only to
+		// prune; a store that counts nothing gets the executor's counts.
 		res.Stats.RecordsScanned = float64(ss.RecordsScanned)
 		res.Stats.BytesScanned = float64(ss.BytesScanned)
 	}
