@@ -134,7 +134,8 @@ type jscan struct {
 }
 
 func (j *jscan) ws() {
-	for j.i < len(j.s) && isSpace(j.s[j.i]) {
+	// Compact JSON has no white space: one comparison settles most calls.
+	for j.i < len(j.s) && j.s[j.i] <= ' ' && isSpace(j.s[j.i]) {
 		j.i++
 	}
 }
@@ -296,6 +297,17 @@ func (j *jscan) member() bool {
 // skipString returns the offset after the string starting at i (a '"').
 func skipString(s string, i int) (int, bool) {
 	i++
+	// Short strings (most keys and values) end sooner than an IndexByte
+	// call pays off.
+	for end := min(i+16, len(s)); i < end; i++ {
+		switch s[i] {
+		case '"':
+			return i + 1, true
+		case '\\':
+			goto slow
+		}
+	}
+slow:
 	for {
 		k := strings.IndexByte(s[i:], '"')
 		if k < 0 {
