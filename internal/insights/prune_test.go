@@ -2,6 +2,7 @@ package insights
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -270,7 +271,9 @@ func TestContainsFast(t *testing.T) {
 // against value.Key: equal keys exactly for Equal values.
 func TestGroupKeyMatchesValueKey(t *testing.T) {
 	vals := []value.Value{value.Str("abc"), value.Str("200"), value.Int(200), value.Str("true"), value.Bool(true),
-		value.Str(" 1"), value.Str(""), value.Null(), value.Str("sabc"), value.Str("x:y"), value.Str("False"), value.Bool(false)}
+		value.Str(" 1"), value.Str(""), value.Null(), value.Str("sabc"), value.Str("x:y"), value.Str("False"), value.Bool(false),
+		value.Time(1000), value.Int(1000), value.Str("1000"), value.Num(1.5), value.Str("1.5"), value.Int(-3), value.Str("-3.0"),
+		value.Num(math.Copysign(0, -1)), value.Int(0), value.Time(-5), value.Num(1 << 60), value.Str("1152921504606846976")}
 	for _, a := range vals {
 		for _, b := range vals {
 			ka := string(groupKey(nil, []value.Value{a}))

@@ -2,6 +2,7 @@ package insights
 
 import (
 	"container/heap"
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -134,6 +135,24 @@ func groupKey(dst []byte, by []value.Value) []byte {
 			dst = append(dst, ':', 's')
 			dst = append(dst, s...)
 			continue
+		}
+		if k := v.Kind(); k == value.KindTime || k == value.KindNumber && v.IsInt() {
+			// value.Key's form for an integral number or a time ("n" and
+			// the integer), without its allocation: bin() keys.
+			var f float64
+			if k == value.KindTime {
+				f = float64(v.Millis())
+			} else {
+				f, _ = v.AsNumber()
+			}
+			if math.Abs(f) < 1<<53 {
+				var nb [24]byte
+				num := strconv.AppendInt(nb[:0], int64(f), 10)
+				dst = strconv.AppendInt(dst, int64(len(num)+1), 10)
+				dst = append(dst, ':', 'n')
+				dst = append(dst, num...)
+				continue
+			}
 		}
 		k := value.Key(v)
 		dst = strconv.AppendInt(dst, int64(len(k)), 10)
