@@ -19,6 +19,27 @@ type memFS struct {
 	mu      sync.Mutex
 	nextIno uint64
 	names   map[string]*memNode
+	// dirs holds the parent directory of every name ever made, with an
+	// mtime moved by every entry created, renamed or removed in it, as on
+	// Linux: the scan lists a directory only when its mtime moved.
+	dirs map[string]*memInode
+	// quietDirs makes mutations leave directory mtimes alone (impossible on
+	// Linux), to show what the scan's safety net catches.
+	quietDirs bool
+}
+
+// touchDir moves the mtime of path's directory; m.mu is held.
+func (m *memFS) touchDir(path string) {
+	dir := filepath.Dir(path)
+	d := m.dirs[dir]
+	if d == nil {
+		m.nextIno++
+		d = &memInode{ino: m.nextIno, dir: true}
+		m.dirs[dir] = d
+	}
+	if !m.quietDirs {
+		d.mtime++
+	}
 }
 
 type memNode struct {
@@ -38,7 +59,9 @@ func (i *memInode) info() FileInfo {
 	return FileInfo{Size: int64(len(i.data)), ModTime: time.Unix(0, i.mtime), Dev: 1, Ino: i.ino, Regular: !i.dir}
 }
 
-func newMemFS() *memFS { return &memFS{nextIno: 100, names: map[string]*memNode{}} }
+func newMemFS() *memFS {
+	return &memFS{nextIno: 100, names: map[string]*memNode{}, dirs: map[string]*memInode{}}
+}
 
 var _ FS = (*memFS)(nil)
 
@@ -85,6 +108,9 @@ func (m *memFS) Stat(path string) (FileInfo, error) {
 	defer m.mu.Unlock()
 	_, n, err := m.resolve(path)
 	if err != nil {
+		if d := m.dirs[path]; d != nil {
+			return d.info(), nil
+		}
 		return FileInfo{}, err
 	}
 	return n.ino.info(), nil
@@ -136,6 +162,7 @@ func (m *memFS) create(path string) {
 	defer m.mu.Unlock()
 	m.nextIno++
 	m.names[path] = &memNode{ino: &memInode{ino: m.nextIno}}
+	m.touchDir(path)
 }
 
 // createIno creates path on a given inode number (inode reuse).
@@ -143,6 +170,7 @@ func (m *memFS) createIno(path string, ino uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.names[path] = &memNode{ino: &memInode{ino: ino}}
+	m.touchDir(path)
 }
 
 // mkdir makes path a directory (not a regular file).
@@ -151,6 +179,7 @@ func (m *memFS) mkdir(path string) {
 	defer m.mu.Unlock()
 	m.nextIno++
 	m.names[path] = &memNode{ino: &memInode{ino: m.nextIno, dir: true}}
+	m.touchDir(path)
 }
 
 func (m *memFS) append(path, s string) {
@@ -161,6 +190,7 @@ func (m *memFS) append(path, s string) {
 		m.nextIno++
 		n = &memNode{ino: &memInode{ino: m.nextIno}}
 		m.names[path] = n
+		m.touchDir(path)
 	}
 	n.ino.data = append(n.ino.data, s...)
 	n.ino.mtime++
@@ -170,6 +200,7 @@ func (m *memFS) symlink(target, path string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.names[path] = &memNode{link: target}
+	m.touchDir(path)
 }
 
 func (m *memFS) rename(from, to string) {
@@ -177,12 +208,15 @@ func (m *memFS) rename(from, to string) {
 	defer m.mu.Unlock()
 	m.names[to] = m.names[from]
 	delete(m.names, from)
+	m.touchDir(from)
+	m.touchDir(to)
 }
 
 func (m *memFS) remove(path string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.names, path)
+	m.touchDir(path)
 }
 
 func (m *memFS) truncate(path string) {

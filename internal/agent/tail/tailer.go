@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,7 +45,10 @@ type Tailer struct {
 	lagPaths map[string]int64  // paths with a file_lag_bytes series, as of the last bookkeeping
 	reported map[string]string // path -> reason counted and logged (a problem seen by two scans in a row)
 	started  bool
-	fresh    bool // no checkpoints at start: start_at applies
+	fresh    bool                 // no checkpoints at start: start_at applies
+	scanN    int                  // scans so far, to let go of cache entries a scan did not use
+	links    map[string]*resolved // include match -> its target, as last resolved (see collect.go)
+	dirs     map[string]*siblings // live target -> its siblings, as last listed (see collect.go)
 	buf      []byte
 }
 
@@ -105,6 +106,7 @@ func New(cfg Config, fsys FS, cp *Checkpoints, logger *slog.Logger, reg promethe
 	return &Tailer{
 		cfg: cfg, fs: fsys, cp: cp, log: logger, m: m, now: time.Now,
 		files: map[fileKey]*tracked{}, shadows: map[fileKey]*shadow{}, problems: map[string]string{}, reported: map[string]string{},
+		links: map[string]*resolved{}, dirs: map[string]*siblings{},
 		buf: make([]byte, cfg.ReadBufferBytes),
 	}, nil
 }
@@ -177,85 +179,6 @@ func (t *Tailer) excluded(p string) bool {
 		}
 	}
 	return false
-}
-
-// collect lists the include-matched files and their rotated siblings
-// (<target>.<anything>, .gz included, kubelet's .tmp excluded).
-func (t *Tailer) collect(problems map[string]string) []candidate {
-	var paths []string
-	for _, pat := range t.cfg.Include {
-		ms, err := t.fs.Glob(pat)
-		if err != nil {
-			t.problem(problems, pat, reasonGlob, err)
-			continue
-		}
-		paths = append(paths, ms...)
-	}
-	sort.Strings(paths)
-	visited := map[string]bool{}
-	var cands []candidate
-	for _, p := range paths {
-		if visited[p] || t.excluded(p) {
-			continue
-		}
-		visited[p] = true
-		real, err := t.fs.EvalSymlinks(p)
-		if err != nil {
-			reason := reasonUnreadable
-			if isNotExist(err) {
-				reason = reasonDanglingSymlink
-			}
-			t.problem(problems, p, reason, err)
-			continue
-		}
-		info, err := t.fs.Stat(real)
-		if err != nil {
-			t.problem(problems, p, reasonUnreadable, err)
-			continue
-		}
-		if !info.Regular {
-			t.problem(problems, p, reasonNotRegular, fmt.Errorf("%s is not a regular file", real))
-			continue
-		}
-		if visited["\x00"+real] {
-			continue
-		}
-		visited["\x00"+real] = true
-		cands = append(cands, candidate{path: p, real: real, info: info, live: true})
-		sibs, err := t.fs.Glob(escapeGlob(real) + ".*")
-		if err != nil {
-			t.problem(problems, real, reasonGlob, err)
-			continue
-		}
-		sort.Strings(sibs)
-		for _, s := range sibs {
-			if visited["\x00"+s] || t.excluded(s) || strings.HasSuffix(s, ".tmp") {
-				continue
-			}
-			si, err := t.fs.Stat(s)
-			if err != nil {
-				continue // racing with the rotator: next scan sees it settled
-			}
-			if !si.Regular {
-				t.problem(problems, s, reasonNotRegular, fmt.Errorf("%s is not a regular file", s))
-				continue
-			}
-			visited["\x00"+s] = true
-			cands = append(cands, candidate{path: p, real: s, info: si, gz: strings.HasSuffix(s, ".gz")})
-		}
-	}
-	return cands
-}
-
-func escapeGlob(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // scan decides, for every file on disk, whether it is known, resumed from a
