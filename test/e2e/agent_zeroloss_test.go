@@ -91,9 +91,29 @@ func TestAgentZeroLoss(t *testing.T) {
 	if r.badMeta > 0 {
 		t.Errorf("lines with wrong metadata: %s", r)
 	}
-	if r.missing+r.dups+r.disorder+r.foreign > 0 || r.got != r.written || misrouted != "" {
+	if r.missing+r.disorder+r.foreign > 0 || r.got-r.dups != r.written || misrouted != "" {
 		t.Logf("agent output: %s", saveOutput(t, agent))
-		knownAgentBug(t, "server does not hold every line exactly once, in order: %s%s", misrouted, r)
+		t.Errorf("lines lost, reordered, foreign or misrouted: %s%s", misrouted, r)
+	}
+	checkRepeats(t, r.dups, kills, r)
+}
+
+// maxRepeatsPerKill bounds the lines a SIGKILL may make the agent send
+// twice: what was in flight (up to 12 batches, a second of one container's
+// lines each) and what was acknowledged in the last checkpoint interval.
+const maxRepeatsPerKill = 3000
+
+// checkRepeats enforces the agent's promise for repeats after a crash: at
+// most the batches in flight. Exactly once needs the server to recognise
+// a repeated batch, which kinsight does not do yet; KINSIGHT_E2E_STRICT=1
+// demands it.
+func checkRepeats(t *testing.T, dups, kills int, r any) {
+	t.Helper()
+	if dups > kills*maxRepeatsPerKill {
+		t.Errorf("%d lines repeated after %d kills, more than the batches in flight can explain (%d per kill): %v", dups, kills, maxRepeatsPerKill, r)
+	}
+	if dups > 0 {
+		knownAgentBug(t, "%d lines repeated after %d SIGKILLs (the batches in flight; exactly once needs server-side deduplication)", dups, kills)
 	}
 }
 
@@ -137,25 +157,13 @@ func TestAgentZeroLossSmallBuffer(t *testing.T) {
 	}
 	if r.dups+r.disorder+r.foreign > 0 || misrouted != "" {
 		t.Logf("agent output: %s", saveOutput(t, agent))
-		knownAgentBug(t, "duplicated, reordered, foreign or misrouted lines: %s%s", misrouted, r)
+		t.Errorf("duplicated, reordered, foreign or misrouted lines: %s%s", misrouted, r)
 	}
 	if r.missing == 0 || items == 0 {
 		t.Errorf("the outage did not overflow the buffer (%d lines missing, %v items dropped)", r.missing, items)
 	}
-	// The drop count in events, where the agent exports one.
-	for _, name := range []string{"kinsight_agent_buffer_dropped_events_total", "kinsight_agent_dropped_events_total"} {
-		if _, ok := m[name]; ok || sumMetric(m, name) > 0 {
-			if ev := sumMetric(m, name) + outDropped; int(ev) != r.missing {
-				t.Errorf("%d lines missing on the server, but the agent counts %v dropped events (%s + output)", r.missing, ev, name)
-			}
-			return
-		}
+	// What the server lacks is exactly what the agent says it dropped.
+	if ev := sumMetric(m, "kinsight_agent_dropped_events_total") + outDropped; int(ev) != r.missing {
+		t.Errorf("%d lines missing on the server, but the agent counts %v dropped events (buffer + output)", r.missing, ev)
 	}
-	// Only items are counted: each dropped item is part of one stream's
-	// run of lines (at most 1,000), so the gaps must fit in them.
-	if float64(r.missRuns) > items || float64(r.missing) > items*1000+outDropped {
-		t.Errorf("%d lines missing in %d gaps, more than %v dropped items can hold: something was lost silently", r.missing, r.missRuns, items)
-	}
-	knownAgentBug(t, "the agent counts dropped buffer items, not events: %d lines missing in %d gaps, which fit in the %v dropped items (at most 1,000 events each)",
-		r.missing, r.missRuns, items)
 }

@@ -449,13 +449,17 @@ func (b *Buffer) dropSegment(s *segment, reason string) {
 
 // drop resolves e as dropped and counts it.
 func (b *Buffer) drop(e *entry, reason string) {
-	if e.st == inFlight {
+	wasInFlight := e.st == inFlight
+	if wasInFlight {
 		b.inflight--
 	}
 	e.st = dropped
 	b.resolve(e)
 	b.stats.Dropped[reason]++
 	b.m.dropped.WithLabelValues(reason).Inc()
+	if b.cfg.OnDrop != nil {
+		b.cfg.OnDrop(e.seq, e.token, reason, wasInFlight)
+	}
 }
 
 // resolve releases what e holds once it is acknowledged or dropped.

@@ -235,12 +235,31 @@ func TestDiskFullDropsOldest(t *testing.T) {
 }
 
 func TestDropInFlightItem(t *testing.T) {
-	b, _ := open(t, t.TempDir(), Config{MemoryBytes: 1, DiskBytes: 300, SegmentBytes: 100})
+	type drop struct {
+		id       uint64
+		inFlight bool
+	}
+	var drops []drop
+	b, _ := open(t, t.TempDir(), Config{MemoryBytes: 1, DiskBytes: 300, SegmentBytes: 100,
+		OnDrop: func(id uint64, _ []byte, reason string, inFlight bool) {
+			if reason != ReasonDiskFull {
+				t.Errorf("drop reason %q", reason)
+			}
+			drops = append(drops, drop{id, inFlight})
+		}})
 	push(t, b, 1, 1)
 	it := next(t, b)
 	push(t, b, 2, 20) // the destination is down; item 1's segment is dropped
 	if err := b.Ack(it.ID); !errors.Is(err, ErrNotInFlight) {
 		t.Fatalf("Ack of a dropped in-flight item: %v", err)
+	}
+	if len(drops) == 0 || drops[0] != (drop{it.ID, true}) {
+		t.Fatalf("OnDrop calls %+v, want item %d first, in flight", drops, it.ID)
+	}
+	for _, d := range drops[1:] {
+		if d.inFlight {
+			t.Fatalf("OnDrop says queued item %d was in flight", d.id)
+		}
 	}
 	if st := b.Stats(); st.InFlight != 0 || st.Dropped[ReasonDiskFull] == 0 {
 		t.Fatalf("stats: %+v", st)

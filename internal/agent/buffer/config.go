@@ -34,6 +34,13 @@ type Config struct {
 	Sync string
 	// SyncInterval is the fsync period under SyncInterval. Default 1s.
 	SyncInterval time.Duration
+	// OnDrop, when set, is called for every item dropped with its ID,
+	// token and reason ("disk_full", …), and whether it was in flight (then
+	// its delivery may still succeed: its Ack returns ErrNotInFlight), under
+	// the buffer's lock: it must be quick and must not call the buffer. An
+	// item already released as Persisted is not released again when
+	// dropped, so this is where drops are seen.
+	OnDrop func(id uint64, token []byte, reason string, inFlight bool)
 	// MaxInFlight is how many items Next hands out before an Ack or Nack is
 	// needed. Default 1, which keeps delivery strictly in push order even
 	// across retries.

@@ -34,7 +34,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kinsight_agent_dropped_events_total",
-			Help: "Events read but never to be delivered, by reason (buffer_full: the disk buffer's budget was spent and its oldest data dropped; the output counts events the destination refused in kinsight_agent_output_dropped_events_total).",
+			Help: "Events read but never to be delivered, dropped by the buffer, by its reason (disk_full: the disk budget was spent and the oldest data dropped; memory_full: no disk buffer and memory full). The output counts events the destination refused in kinsight_agent_output_dropped_events_total.",
 		}, []string{"reason"}),
 		invalidLines: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kinsight_agent_parser_invalid_lines_total",
@@ -49,7 +49,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Records cut at the maximum record size or the multi-line caps (shipped in pieces).",
 		}),
 	}
-	m.dropped.WithLabelValues("buffer_full")
+	m.dropped.WithLabelValues("disk_full")
 	for _, c := range []prometheus.Collector{m.records, m.excluded, m.podUnknown, m.dropped, m.invalidLines, m.invalidUTF8, m.splitRecords} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)

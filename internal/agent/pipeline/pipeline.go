@@ -56,6 +56,24 @@ type Pipeline struct {
 	commitMu, saveMu sync.Mutex
 	// saveNow asks the checkpoint loop to save (after an ack).
 	saveNow chan struct{}
+	// inFlightDrops holds items the buffer dropped while they were being
+	// delivered, until their delivery ends.
+	inFlightDrops *sync.Map
+}
+
+type droppedItem struct {
+	events int
+	reason string
+}
+
+// settleDrop counts an item dropped while in flight, unless it was
+// delivered after all.
+func (p *Pipeline) settleDrop(id uint64, delivered bool) {
+	v, ok := p.inFlightDrops.LoadAndDelete(id)
+	if ok && !delivered {
+		d := v.(droppedItem)
+		p.m.dropped.WithLabelValues(d.reason).Add(float64(d.events))
+	}
 }
 
 // New opens the checkpoints and the buffer in cfg.DataDir and builds the
@@ -99,12 +117,29 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 		}
 		out = cw
 	}
+	// Drops are counted in events as they happen (a spilled item was
+	// released as persisted already).
+	// An item dropped while in flight is counted once its delivery fails;
+	// if it succeeds, nothing was lost.
+	var inFlightDrops sync.Map // item ID -> droppedItem
+	cfg.Buffer.OnDrop = func(id uint64, tok []byte, reason string, inFlight bool) {
+		t, err := decodeToken(tok)
+		if err != nil {
+			return
+		}
+		if inFlight {
+			inFlightDrops.Store(id, droppedItem{events: t.Events, reason: reason})
+			return
+		}
+		m.dropped.WithLabelValues(reason).Add(float64(t.Events))
+	}
 	buf, err := buffer.Open(filepath.Join(cfg.DataDir, "buffer"), cfg.Buffer, cfg.Logger.With("component", "buffer"), reg)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: buffer: %w", err)
 	}
 	return &Pipeline{
-		cfg: cfg, log: cfg.Logger, cp: cp, buf: buf, out: out, cw: cw, tailer: tl, m: m, saveNow: make(chan struct{}, 1),
+		inFlightDrops: &inFlightDrops,
+		cfg:           cfg, log: cfg.Logger, cp: cp, buf: buf, out: out, cw: cw, tailer: tl, m: m, saveNow: make(chan struct{}, 1),
 		router: router{
 			cluster: cfg.ClusterName, host: cfg.HostName, routes: cfg.Routes, filter: cfg.Filter,
 			containerGlob: cfg.ContainerLogs, pods: cfg.Pods, labels: cfg.PodLabels, annots: cfg.PodAnnotations,
@@ -523,7 +558,7 @@ func (p *Pipeline) send(ctx context.Context) {
 		select {
 		case queues[h.Sum32()%uint32(len(queues))] <- item:
 		case <-ctx.Done():
-			_ = p.buf.Nack(item.ID)
+			p.nack(item.ID)
 			return
 		}
 	}
@@ -534,7 +569,7 @@ func (p *Pipeline) send(ctx context.Context) {
 func (p *Pipeline) sendWorker(ctx context.Context, items <-chan buffer.Item) {
 	for item := range items {
 		if ctx.Err() != nil {
-			_ = p.buf.Nack(item.ID)
+			p.nack(item.ID)
 			continue
 		}
 		p.deliver(ctx, item)
@@ -557,6 +592,7 @@ func (p *Pipeline) deliver(ctx context.Context, item buffer.Item) {
 			if aerr := p.buf.Ack(item.ID); aerr != nil && !errors.Is(aerr, buffer.ErrNotInFlight) {
 				p.log.Warn("buffer ack", "err", aerr)
 			}
+			p.settleDrop(item.ID, true)
 			// Commit now, not at the next tick, so a crash repeats as
 			// little as possible: the saver writes as soon as it can.
 			p.commit()
@@ -571,18 +607,29 @@ func (p *Pipeline) deliver(ctx context.Context, item buffer.Item) {
 			events = events[min(se.Acked, len(events)):]
 		}
 		if ctx.Err() != nil {
-			_ = p.buf.Nack(item.ID)
+			p.nack(item.ID)
+			return
+		}
+		if _, dropped := p.inFlightDrops.Load(item.ID); dropped {
+			p.settleDrop(item.ID, false) // the buffer gave up on it: so do we
 			return
 		}
 		p.log.Warn("send failed; retrying", "group", pl.Group, "stream", pl.Stream, "attempt", attempt, "err", err)
 		ceiling := min(200*time.Millisecond<<min(attempt, 8), 30*time.Second)
 		select {
 		case <-ctx.Done():
-			_ = p.buf.Nack(item.ID)
+			p.nack(item.ID)
 			return
 		case <-time.After(time.Duration(rand.Int64N(int64(ceiling))) + 10*time.Millisecond):
 		}
 	}
+}
+
+// nack hands an undelivered item back to the buffer (or settles it as
+// dropped, if the buffer dropped it meanwhile).
+func (p *Pipeline) nack(id uint64) {
+	p.settleDrop(id, false)
+	_ = p.buf.Nack(id)
 }
 
 // checkpointLoop applies releases and saves checkpoints after every
@@ -634,9 +681,6 @@ func (p *Pipeline) commit() {
 		if err != nil {
 			p.log.Error("corrupt buffer token", "id", r.ID, "err", err)
 			continue
-		}
-		if r.Why == buffer.Dropped {
-			p.m.dropped.WithLabelValues("buffer_full").Add(float64(tok.Events))
 		}
 		for _, pos := range tok.Positions {
 			p.cp.Ack(pos.File, pos.Offset)
