@@ -93,7 +93,6 @@ type worker struct {
 	top     *topK
 	pat     *patternState
 	rows    []*row
-	pending int64 // bytes not yet charged to the budget
 	matched int64
 	scanned int64
 	bytes   int64
