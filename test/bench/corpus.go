@@ -47,6 +47,12 @@ type CorpusOptions struct {
 	RareEvents int
 	// ZipfS is the exponent of the events-per-stream distribution.
 	ZipfS float64
+	// Levels adds a top-level "level" field ("error", "warn" or "info",
+	// from the line's text) to every record, as an application that logs
+	// JSON and a Fluent Bit parser give: the Logs Insights benchmark
+	// filters on it. Off by default, so the log server benchmark's corpus
+	// stays byte for byte what its recorded figures measured.
+	Levels bool
 }
 
 // defaultLoghubDir finds shared/corpus/loghub beside the repository (the
@@ -79,6 +85,10 @@ type StreamInfo struct {
 	FirstTS  int64 // ms
 	LastTS   int64 // ms
 	Sources  []string
+	// Namespace is the pod's Kubernetes namespace.
+	Namespace string
+	// ErrorEvents counts the records with "level":"error" (Levels only).
+	ErrorEvents int
 }
 
 // Batch is one pre-encoded PutLogEvents request body.
@@ -90,6 +100,7 @@ type Batch struct {
 	MsgBytes int64 // sum of len(message)
 	FirstTS  int64
 	LastTS   int64
+	Errors   int // records with "level":"error" (CorpusOptions.Levels)
 }
 
 // Corpus is a generated data set, already split into request bodies.
@@ -180,6 +191,7 @@ func Generate(o CorpusOptions) (*Corpus, error) {
 		info := s.info
 		for _, b := range perStream[i] {
 			info.MsgBytes += b.MsgBytes
+			info.ErrorEvents += b.Errors
 			c.BodyBytes += int64(len(b.Body))
 		}
 		info.FirstTS = perStream[i][0].FirstTS
@@ -290,9 +302,10 @@ func planStreams(o CorpusOptions, files map[string][]string) ([]*stream, error) 
 			info: StreamInfo{
 				// Container Insights' Fluentd-compatible stream name: the
 				// container log file name without ".log".
-				Name:    podName + "_" + spec.namespace + "_" + spec.app + "-" + dockerID,
-				Events:  counts[i],
-				Sources: spec.sources,
+				Name:      podName + "_" + spec.namespace + "_" + spec.app + "-" + dockerID,
+				Events:    counts[i],
+				Sources:   spec.sources,
+				Namespace: spec.namespace,
 			},
 			spec:   spec,
 			lines:  lines,
@@ -403,6 +416,13 @@ func genStream(o CorpusOptions, group, rareToken string, idx int, s *stream) []B
 		} else {
 			msg = append(msg, "stdout"...)
 		}
+		isErr := false
+		if o.Levels {
+			lvl := lineLevel(line)
+			msg = append(msg, `","level":"`...)
+			msg = append(msg, lvl...)
+			isErr = lvl == "error"
+		}
 		msg = append(msg, `","time":"`...)
 		msg = time.Unix(0, t).UTC().AppendFormat(msg, "2006-01-02T15:04:05.000000000Z")
 		msg = append(msg, '"')
@@ -423,6 +443,9 @@ func genStream(o CorpusOptions, group, rareToken string, idx int, s *stream) []B
 		cur.Body = appendJSONString(cur.Body, string(msg))
 		cur.Body = append(cur.Body, '}')
 		cur.Events++
+		if isErr {
+			cur.Errors++
+		}
 		cur.MsgBytes += int64(len(msg))
 		cur.LastTS = ms
 	}
@@ -477,6 +500,18 @@ func (n *renumberer) line(dst []byte, line string, cycle int) []byte {
 		i = j
 	}
 	return dst
+}
+
+// lineLevel is the level an application would have logged the line at.
+func lineLevel(line []byte) string {
+	s := string(line)
+	switch {
+	case strings.Contains(s, "ERROR") || strings.Contains(s, "[error]") || strings.Contains(s, "FATAL"):
+		return "error"
+	case strings.Contains(s, "WARN") || strings.Contains(s, "[warn]"):
+		return "warn"
+	}
+	return "info"
 }
 
 func isErrorLine(line []byte) bool {

@@ -10,6 +10,7 @@
 //	go run ./test/bench ingest [--sigv4] --work DIR
 //	go run ./test/bench query --work DIR
 //	go run ./test/bench agent [--lines 1000000 --pods 200 --rate 10000 --steady 60s]
+//	go run ./test/bench insights [--work DIR [--reuse]] [--profile-dir DIR]
 //
 // See docs/benchmarks.md for results and method.
 package main
@@ -69,6 +70,9 @@ type flags struct {
 	agentRate       float64
 	agentSteady     time.Duration
 	agentLinksFirst bool
+	// insights subcommand
+	reuse        bool
+	pollInterval time.Duration
 }
 
 func parseFlags(name string, args []string, stderr io.Writer) (*flags, error) {
@@ -102,6 +106,8 @@ func parseFlags(name string, args []string, stderr io.Writer) (*flags, error) {
 	fs.Float64Var(&f.agentRate, "rate", 10_000, "agent: lines/s of the steady phase")
 	fs.DurationVar(&f.agentSteady, "steady", time.Minute, "agent: length of the steady phase")
 	fs.BoolVar(&f.agentLinksFirst, "links-first", false, "agent: link the logs before the agent starts (its pod list still loading)")
+	fs.BoolVar(&f.reuse, "reuse", false, "insights: query the data an earlier insights run left in --work instead of ingesting")
+	fs.DurationVar(&f.pollInterval, "poll", 2*time.Millisecond, "insights: GetQueryResults polling interval")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -114,6 +120,9 @@ func parseFlags(name string, args []string, stderr io.Writer) (*flags, error) {
 			return nil, fmt.Errorf("--end: %w", err)
 		}
 		f.corpus.End = t
+	}
+	if f.pollInterval <= 0 {
+		return nil, errors.New("--poll must be > 0")
 	}
 	if f.clients < 1 || f.runs < 1 {
 		return nil, errors.New("--clients and --runs must be >= 1")
@@ -130,6 +139,8 @@ commands:
   query   start a server on the data an earlier ingest left in --work and time the queries
   agent   the node agent (issue 3): catch up on a 1M-line CRI tree with metadata from a real
           kube-apiserver, then a steady 10,000 lines/s; CPU, RSS and write-to-queryable latency
+  insights  Logs Insights (issue 4): ingest the corpus with a "level" field, then time the
+          issue's queries through StartQuery/GetQueryResults; server CPU per query, scan speed
 
 Run "go run ./test/bench <command> -h" for flags.
 `
@@ -163,6 +174,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdAll(ctx, f, command, stdout, logf)
 	case "agent":
 		return cmdAgent(ctx, f, command, stdout, logf)
+	case "insights":
+		return cmdInsights(ctx, f, command, stdout, logf)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
