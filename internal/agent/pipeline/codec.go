@@ -3,6 +3,7 @@ package pipeline
 import (
 	"encoding/binary"
 	"errors"
+	"unsafe"
 
 	"github.com/kinsight/kinsight/internal/agent/output/cloudwatch"
 	"github.com/kinsight/kinsight/internal/agent/tail"
@@ -119,7 +120,9 @@ func (r *reader) str() string {
 		r.err = errCorrupt
 		return ""
 	}
-	s := string(r.b[:n])
+	// No copy: payloads and tokens are never modified once encoded, and
+	// the strings keep the bytes alive for as long as they are used.
+	s := unsafe.String(unsafe.SliceData(r.b), int(n))
 	r.b = r.b[n:]
 	return s
 }

@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -59,6 +61,8 @@ type Pipeline struct {
 	// inFlightDrops holds items the buffer dropped while they were being
 	// delivered, until their delivery ends.
 	inFlightDrops *sync.Map
+	// lastAck is when a delivery was last acknowledged (UnixNano).
+	lastAck atomic.Int64
 }
 
 type droppedItem struct {
@@ -156,6 +160,7 @@ func (p *Pipeline) Output() *cloudwatch.Output { return p.cw }
 // buffered for up to Config.DrainTimeout, saves the checkpoints and closes
 // the buffer. What was not delivered is kept on disk or re-read next time.
 func (p *Pipeline) Run(ctx context.Context) error {
+	p.lastAck.Store(time.Now().UnixNano()) // the destination gets spillAfter to answer first
 	lines := make(chan tail.Line, 1024)
 	tailErr := make(chan error, 1)
 	go func() {
@@ -255,9 +260,28 @@ type batchKey struct {
 
 type batch struct {
 	events []cloudwatch.Event
-	bytes  int
+	// arena holds the bytes of the events' messages: one allocation per
+	// 64 KiB of records instead of one per record, and no pointers for the
+	// garbage collector to scan. Messages are never modified once written.
+	arena []byte
+	bytes int
 	// pos holds the highest record offset per file in this batch.
 	pos map[fileKey]position
+}
+
+const arenaChunk = 64 << 10
+
+// intern copies p into the batch's arena and returns it as a string.
+func (b *batch) intern(p []byte) string {
+	if len(p) > arenaChunk/4 {
+		return string(p)
+	}
+	if cap(b.arena)-len(b.arena) < len(p) {
+		b.arena = make([]byte, 0, arenaChunk)
+	}
+	start := len(b.arena)
+	b.arena = append(b.arena, p...)
+	return unsafe.String(unsafe.SliceData(b.arena[start:]), len(p))
 }
 
 // processor is the state of process, owned by its goroutine.
@@ -348,7 +372,7 @@ func (pr *processor) entry(e *journal.Entry) {
 		ts = time.Now()
 	}
 	pr.scratch = appendJournalRecord(pr.scratch[:0], e)
-	msg := string(pr.scratch)
+	msg := b.intern(pr.scratch)
 	b.events = append(b.events, cloudwatch.Event{Timestamp: ts.UnixMilli(), Message: msg})
 	b.bytes += len(msg) + cloudwatch.EventOverhead
 	pr.pending += len(msg) + cloudwatch.EventOverhead
@@ -444,9 +468,9 @@ func (pr *processor) emit(k fileKey, f *fileState, recs []cri.Record) {
 		var msg string
 		if f.route.container {
 			pr.scratch = appendContainerRecord(pr.scratch[:0], &f.route, r, pr.p.cfg.MergeLogKey)
-			msg = string(pr.scratch)
+			msg = b.intern(pr.scratch)
 		} else {
-			msg = string(r.Message)
+			msg = b.intern(r.Message)
 		}
 		b.events = append(b.events, cloudwatch.Event{Timestamp: r.Time.UnixMilli(), Message: msg})
 		b.bytes += len(msg) + cloudwatch.EventOverhead
@@ -510,12 +534,13 @@ func (pr *processor) push(bk batchKey, b *batch, cursor string) {
 		ps = append(ps, pos)
 	}
 	pl := encodePayload(payload{Group: bk.group, Stream: bk.stream, Events: b.events})
+	pr.p.waitForRoom(len(pl))
 	if err := pr.p.buf.Push(context.Background(), pl, encodeToken(token{Positions: ps, Cursor: cursor, Events: len(b.events)})); err != nil {
 		// Only after Close, which happens after process returns.
 		pr.p.log.Error("buffer push", "err", err)
 	}
 	pr.pending -= b.bytes
-	b.events, b.bytes = b.events[:0:0], 0
+	b.events, b.bytes, b.arena = b.events[:0:0], 0, nil
 	clear(b.pos)
 }
 
@@ -593,6 +618,7 @@ func (p *Pipeline) deliver(ctx context.Context, item buffer.Item) {
 				p.log.Warn("buffer ack", "err", aerr)
 			}
 			p.settleDrop(item.ID, true)
+			p.lastAck.Store(time.Now().UnixNano())
 			// Commit now, not at the next tick, so a crash repeats as
 			// little as possible: the saver writes as soon as it can.
 			p.commit()
@@ -622,6 +648,29 @@ func (p *Pipeline) deliver(ctx context.Context, item buffer.Item) {
 			return
 		case <-time.After(time.Duration(rand.Int64N(int64(ceiling))) + 10*time.Millisecond):
 		}
+	}
+}
+
+// spillAfter is how long a push waits for memory while deliveries are
+// being acknowledged before the buffer spills to disk: reading faster than
+// a healthy destination takes is backpressure (the files wait on disk
+// already), not a reason to write everything twice.
+const spillAfter = 2 * time.Second
+
+// waitForRoom holds a push of n bytes while the buffer's memory is full
+// and the destination acknowledged something recently, for at most
+// spillAfter; then (or when deliveries stalled) the buffer may spill.
+func (p *Pipeline) waitForRoom(n int) {
+	limit := p.cfg.Buffer.MemoryBytes
+	if limit <= 0 {
+		return
+	}
+	deadline := time.Now().Add(spillAfter)
+	for p.buf.Stats().MemoryBytes+int64(n) > limit && time.Now().Before(deadline) {
+		if time.Since(time.Unix(0, p.lastAck.Load())) > spillAfter {
+			return // the destination is down or stuck: spill
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -60,13 +60,17 @@ func (c *compressor) HandleBuild(ctx context.Context, in middleware.BuildInput, 
 	if stream == nil {
 		return next.HandleBuild(ctx, in)
 	}
-	raw, err := io.ReadAll(stream)
-	if err != nil {
+	var raw []byte
+	var err error
+	if rb, ok := stream.(interface{ Bytes() []byte }); ok {
+		raw = rb.Bytes()
+	} else if raw, err = io.ReadAll(stream); err != nil {
 		return middleware.BuildOutput{}, middleware.Metadata{}, fmt.Errorf("read request body: %w", err)
 	}
 	body := raw
 	if len(raw) >= minCompressBytes {
-		if body, err = c.compress(raw); err != nil {
+		fe, _ := ctx.Value(fastEventsKey{}).(*fastEvents)
+		if body, err = c.compress(raw, fe); err != nil {
 			return middleware.BuildOutput{}, middleware.Metadata{}, err
 		}
 		req.Header.Set("Content-Encoding", c.encoding)
@@ -82,9 +86,16 @@ func (c *compressor) HandleBuild(ctx context.Context, in middleware.BuildInput, 
 	return next.HandleBuild(ctx, in)
 }
 
-func (c *compressor) compress(raw []byte) ([]byte, error) {
+// compress returns raw compressed; with fe, zstd output goes in a pooled
+// buffer that fe then owns.
+func (c *compressor) compress(raw []byte, fe *fastEvents) ([]byte, error) {
 	if c.zenc != nil {
-		return c.zenc.EncodeAll(raw, make([]byte, 0, len(raw)/4)), nil
+		if fe == nil {
+			return c.zenc.EncodeAll(raw, make([]byte, 0, len(raw)/4)), nil
+		}
+		out := c.zenc.EncodeAll(raw, getBuf(len(raw)/4))
+		fe.bufs = append(fe.bufs, out)
+		return out, nil
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(raw) / 4)

@@ -152,13 +152,16 @@ func (o *Output) sendBatch(ctx context.Context, group, stream string, batch []Ev
 		LogEvents:     []types.InputLogEvent{},
 	}
 	ctx = withFastEvents(ctx, group, stream, batch)
+	fe := ctx.Value(fastEventsKey{}).(*fastEvents)
 	for attempt := 0; ; attempt++ {
 		out, err := o.put(ctx, in)
 		if err == nil {
+			putBufs(fe) // answered 200: the whole body was read
 			o.acknowledged(group, stream, out, len(batch), size)
 			o.m.batchSeconds.Observe(time.Since(start).Seconds())
 			return nil
 		}
+		fe.bufs = nil // maybe still being written: left to the collector
 		var notFound *types.ResourceNotFoundException
 		if errors.As(err, &notFound) {
 			// Creating is part of this attempt; a retryable failure while
