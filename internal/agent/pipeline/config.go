@@ -79,7 +79,7 @@ type Config struct {
 	// Journal, when set, ships journal entries to the dataplane group.
 	Journal Journal
 	// Senders is how many batches are delivered at once (one stream's
-	// batches always one after the other). Default 4.
+	// batches always one after the other). Default 8.
 	Senders int
 	// PollInterval is the tailer's. Default 250ms.
 	PollInterval time.Duration
@@ -175,10 +175,10 @@ func (c *Config) setDefaults() {
 		c.CheckpointInterval = time.Second
 	}
 	if c.Senders <= 0 {
-		c.Senders = 4
+		c.Senders = 8
 	}
-	if c.Buffer.MaxInFlight < 3*c.Senders {
-		c.Buffer.MaxInFlight = 3 * c.Senders // each worker: one delivering, two queued
+	if c.Buffer.MaxInFlight < (senderQueue+1)*c.Senders {
+		c.Buffer.MaxInFlight = (senderQueue + 1) * c.Senders // each worker: one delivering, the rest queued
 	}
 	if c.PodWait <= 0 {
 		c.PodWait = 2 * time.Second

@@ -544,6 +544,10 @@ func (pr *processor) push(bk batchKey, b *batch, cursor string) {
 	clear(b.pos)
 }
 
+// senderQueue is how many items wait for each sender: enough that one
+// busy sender rarely holds up the dispatch to the others.
+const senderQueue = 4
+
 // send runs Config.Senders delivery workers until ctx ends. Items are
 // dispatched by stream, so one stream's batches are delivered one at a
 // time and in push order: events of the same millisecond in two batches
@@ -552,7 +556,7 @@ func (p *Pipeline) send(ctx context.Context) {
 	queues := make([]chan buffer.Item, p.cfg.Senders)
 	var wg sync.WaitGroup
 	for i := range queues {
-		queues[i] = make(chan buffer.Item, 2)
+		queues[i] = make(chan buffer.Item, senderQueue)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
