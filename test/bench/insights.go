@@ -93,8 +93,13 @@ type insightsRun struct {
 	Polls   int           // GetQueryResults calls, all runs
 	Rows    int
 	Stats   queryStats // of the last run
-	// CPUSeconds is the server's utime+stime over the measured runs.
+	// CPUSeconds is the server's utime+stime over the measured runs,
+	// OthersCPU what the rest of the machine (the benchmark excluded)
+	// used meanwhile, and Wall the measured runs' elapsed time.
 	CPUSeconds float64
+	OthersCPU  float64
+	BenchCPU   float64 // the benchmark's own CPU (polling, decoding answers)
+	Wall       time.Duration
 	CheckErr   string
 }
 
@@ -289,6 +294,12 @@ func measureQuery(ctx context.Context, c *logsClient, srv *serverProc, sum insig
 	if err != nil {
 		return nil, err
 	}
+	self0, err1 := procCPUSeconds(os.Getpid())
+	busy0, err2 := machineCPUBusySeconds()
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
 	for range runs {
 		d, polls, a, err := runQuery(ctx, c, sum, q.Query, poll)
 		if err != nil {
@@ -302,6 +313,14 @@ func measureQuery(ctx context.Context, c *logsClient, srv *serverProc, sum insig
 	if err != nil {
 		return nil, err
 	}
+	r.Wall = time.Since(t0)
+	self1, err1 := procCPUSeconds(os.Getpid())
+	busy1, err2 := machineCPUBusySeconds()
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, err
+	}
+	r.BenchCPU = self1 - self0
+	r.OthersCPU = max(0, busy1-busy0-(cpu1-cpu0)-(self1-self0))
 	if err := q.check(ans.Results, ans.Statistics); err != nil && r.CheckErr == "" {
 		r.CheckErr = err.Error()
 	}
@@ -454,9 +473,9 @@ func runInsights(ctx context.Context, f *flags, srv *serverProc, res *insightsRe
 		if err != nil {
 			return err
 		}
-		logf("  p50 %s max %s, %d rows, recordsScanned %.0f, bytesScanned %.0f, server CPU %.2f s%s",
+		logf("  p50 %s max %s, %d rows, recordsScanned %.0f, bytesScanned %.0f, server CPU %.2f s, others %.2f cores%s",
 			ms(r.Latency.P50), ms(r.Latency.Max), r.Rows, r.Stats.RecordsScanned, r.Stats.BytesScanned, r.CPUSeconds,
-			map[bool]string{true: "", false: "; CHECK FAILED: " + r.CheckErr}[r.CheckErr == ""])
+			r.OthersCPU/r.Wall.Seconds(), map[bool]string{true: "", false: "; CHECK FAILED: " + r.CheckErr}[r.CheckErr == ""])
 		res.Queries = append(res.Queries, r)
 	}
 	if f.profileDir == "" {
@@ -522,9 +541,9 @@ func (r *insightsResult) write(w io.Writer) {
 		if q.TargetMs > 0 || q.CheckErr != "" {
 			res = verdict(q.pass())
 		}
-		fmt.Fprintf(w, "| `%s` | %s | p50 %s, p95 %s, max %s over %d runs (first run %s); %s; recordsScanned %.0f, bytesScanned %s; server CPU %.0f ms per run | %s |\n",
+		fmt.Fprintf(w, "| `%s` | %s | p50 %s, p95 %s, max %s over %d runs (first run %s); %s; recordsScanned %.0f, bytesScanned %s; server CPU %.0f ms per run (%.2f cores busy); benchmark client %.2f cores, others %.2f | %s |\n",
 			strings.ReplaceAll(q.Query, "|", `\|`), target, ms(q.Latency.P50), ms(q.Latency.P95), ms(q.Latency.Max), q.Runs, ms(q.Cold),
-			check, q.Stats.RecordsScanned, mb(int64(q.Stats.BytesScanned)), q.CPUSeconds*1000/float64(q.Runs), res)
+			check, q.Stats.RecordsScanned, mb(int64(q.Stats.BytesScanned)), q.CPUSeconds*1000/float64(q.Runs), q.CPUSeconds/q.Wall.Seconds(), q.BenchCPU/q.Wall.Seconds(), q.OthersCPU/q.Wall.Seconds(), res)
 	}
 	for _, q := range r.Queries {
 		if !q.FullScan {
