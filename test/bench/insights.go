@@ -219,6 +219,26 @@ func insightsQueries(c insightsCorpus) []insightsQuery {
 			},
 		},
 		{
+			// Not in the issue: the same over the whole group, without the
+			// stream filter, to show what reading newest first gives.
+			Name:  "newest 1000 of the group",
+			Query: "fields @timestamp, @message | sort @timestamp desc | limit 1000",
+			check: func(rows [][]resultField, _ queryStats) error {
+				if len(rows) != min(1000, c.Events) {
+					return fmt.Errorf("%d rows, want 1000", len(rows))
+				}
+				prev := ""
+				for i, r := range rows {
+					ts, _ := fieldOf(r, "@timestamp")
+					if prev != "" && ts > prev {
+						return fmt.Errorf("row %d at %s after %s: not newest first", i, ts, prev)
+					}
+					prev = ts
+				}
+				return nil
+			},
+		},
+		{
 			Name: "full scan: count by pod", FullScan: true,
 			Query: "stats count(*) by kubernetes.pod_name",
 			check: func(rows [][]resultField, st queryStats) error {
