@@ -138,7 +138,12 @@ func TestWatcher(t *testing.T) {
 
 	t.Run("pod created after start", func(t *testing.T) {
 		createPod(ctx, t, cs, podSpec{name: "late", labels: map[string]string{"v": "1"}}, testNode)
-		p := waitFor(t, func() (*Pod, bool) { return w.Pod(testNS, "late") })
+		// createPod sets the container statuses in a second request: wait
+		// for the update that carries them.
+		p := waitFor(t, func() (*Pod, bool) {
+			p, ok := w.Pod(testNS, "late")
+			return p, ok && p.Containers["app"].ID != ""
+		})
 		if p.Labels["v"] != "1" || p.Containers["app"].ID != "cid-late" {
 			t.Errorf("late pod = %+v", p)
 		}

@@ -71,6 +71,18 @@ func TestKubeMetadata(t *testing.T) {
 		map[string]string{"kinsight.io/parser": "json"},
 		&metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-5d8f9c7b6", UID: types.UID("rs-uid"), Controller: &yes})
 	createPod("noisy-1", "app", id('b'), nil, map[string]string{"kinsight.io/exclude": "true"}, nil)
+	// The container statuses come in a second request: wait until the
+	// watcher has them, so the records' container_hash is deterministic.
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		p, ok := w.Pod("shop", "web-5d8f9c7b6-x2x2x")
+		if ok && p.Containers["app"].ImageID != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the watcher never saw the web pod's container status")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	addr := startServer(t)
 	logDir, dataDir := t.TempDir(), t.TempDir()
