@@ -241,7 +241,7 @@ func (c *compiler) command(cmd syntax.Command) error {
 		if err != nil {
 			return err
 		}
-		q.stages = append(q.stages, &filterStage{cond: fn, pre: q.prune.pre[cmd]})
+		q.stages = append(q.stages, &filterStage{cond: fn, pre: q.prune.pre[cmd], streamOnly: q.prune.streamOnly[cmd]})
 	case *syntax.ParseCmd:
 		return c.parseCmd(cmd)
 	case *syntax.Unmask:

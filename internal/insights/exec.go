@@ -261,7 +261,7 @@ func (q *Query) scanRequest(o Options, p plan) ScanRequest {
 	if p.sink == sinkTopK && p.sort.newestFirst {
 		filtered := false
 		for _, s := range p.head {
-			if _, ok := s.(*filterStage); ok {
+			if f, ok := s.(*filterStage); ok && !f.streamOnly {
 				filtered = true
 			}
 		}

@@ -14,6 +14,9 @@ type pruning struct {
 	// mayMatch is nil when every block may match.
 	mayMatch func(mayContain func(string) bool) bool
 	streams  []string
+	// streamOnly marks filters that only restrict @logStream, which
+	// streams enforces in full: they do not stop a newest-first scan.
+	streamOnly map[*syntax.Filter]bool
 	// pre holds, for the filters at the head of the query, the substrings
 	// an event's message must contain for the filter to hold: checked
 	// with strings.Contains before any field is read or JSON parsed.
@@ -33,6 +36,7 @@ func derivePruning(cmds []syntax.Command) pruning {
 	var preds []oracle
 	var streams []string
 	streamsSet := false
+	streamOnly := map[*syntax.Filter]bool{}
 loop:
 	for _, cmd := range cmds {
 		switch cmd := cmd.(type) {
@@ -41,14 +45,20 @@ loop:
 				preds = append(preds, o)
 				pre[cmd] = o
 			}
+			only := true
 			for _, conj := range conjuncts(cmd.Cond) {
-				if ss, ok := streamEq(conj, shadow); ok {
+				ss, ok := streamEq(conj, shadow)
+				only = only && ok
+				if ok {
 					if streamsSet {
 						streams = intersect(streams, ss)
 					} else {
 						streams, streamsSet = ss, true
 					}
 				}
+			}
+			if only {
+				streamOnly[cmd] = true
 			}
 		case *syntax.Fields:
 			shadowProjections(cmd.Items, shadow)
@@ -63,7 +73,7 @@ loop:
 			break loop
 		}
 	}
-	p := pruning{pre: pre}
+	p := pruning{pre: pre, streamOnly: streamOnly}
 	if streamsSet {
 		p.streams = streams
 		if len(streams) == 0 {

@@ -95,8 +95,11 @@ func TestScanRequest(t *testing.T) {
 		streams []string
 		newest  int
 	}{
-		{`filter @logStream = "a" | limit 5`, []string{"a"}, 0},
-		{`filter @logStream in ["a", "b"] and @logStream = "b"`, []string{"b"}, 0},
+		// A filter on @logStream alone is all in Streams: newest-first stays.
+		{`filter @logStream = "a" | limit 5`, []string{"a"}, 5},
+		{`filter @logStream = "a" | fields @timestamp, @message | sort @timestamp desc | limit 1000`, []string{"a"}, 1000},
+		{`filter @logStream = "a" and level = "error" | limit 5`, []string{"a"}, 0},
+		{`filter @logStream in ["a", "b"] and @logStream = "b"`, []string{"b"}, DefaultLimit},
 		{`filter @logStream = "a" or @logStream = "b"`, nil, 0},
 		{`fields @timestamp, @message | sort @timestamp desc | limit 7`, nil, 7},
 		{`fields @timestamp, @message | limit 7`, nil, 7},

@@ -19,6 +19,9 @@ type filterStage struct {
 	// pre, when set, is a necessary condition on an event's raw message
 	// (see pruning.pre), much cheaper than cond.
 	pre oracle
+	// streamOnly: the filter only restricts @logStream (ScanRequest.Streams
+	// does all its work).
+	streamOnly bool
 }
 
 // assignStage computes fields/display expressions into their slots.
