@@ -1,8 +1,9 @@
 // Package pipeline wires the agent's parts into one log pipeline:
 //
-//	tail.Tailer → per-file cri.Parser → route → batch per (group, stream)
-//	  → buffer.Buffer → sender: cloudwatch.Output.Send → Ack
-//	  → buffer.Released → tail.Checkpoints.Ack → Checkpoints.Flush
+//	tail.Tailer → per-file cri.Parser → route (+ pod metadata) → batch per (group, stream)
+//	journal.Reader ─────────────────────────────────────────────┘
+//	  → buffer.Buffer → senders (one stream's batches in order) → Sender.Send → Ack
+//	  → buffer.Released → tail.Checkpoints.Ack / Journal.Ack → saved after acks
 //
 // # Routing
 //
@@ -10,28 +11,41 @@
 // kubelet links them in /var/log/containers) go to the group
 // /aws/containerinsights/{cluster}/application, one stream per file name
 // without ".log", each message the Fluent Bit-style JSON record Container
-// Insights stores: {"log", "stream", "time", "kubernetes": {pod_name,
-// namespace_name, container_name, docker_id, host}}. The kubernetes fields
-// come from the file name only; labels, annotations and pod ids from the API
-// server are a later session's work. Host logs (/var/log/messages, syslog …)
-// go to /aws/containerinsights/{cluster}/host, stream {host}.{file base name},
-// the message being the raw line. Both names are templates in Routes.
+// Insights stores: {"log", "stream", "time", "kubernetes": {…}} and, for
+// JSON lines with MergeLog, the parsed line under MergeLogKey. The
+// kubernetes object starts with what the file name tells (pod, namespace,
+// container, docker id, host); with Pods it gets the pod's id, labels,
+// annotations, image and owner, looked up once per file by the UID of the
+// pod directory the link points into (else by name). Records of a pod not
+// known yet are held for PodWait, then go out with the file name's
+// metadata. Pod annotations kinsight.io/exclude and kinsight.io/parser
+// (also per container) and the Filter's namespace, container and label
+// rules decide what is shipped. The kube-system pods named in
+// Filter.DataplanePods and the journal's entries go to the dataplane group;
+// host logs (/var/log/messages, syslog …) go to
+// /aws/containerinsights/{cluster}/host, stream {host}.{file base name},
+// the message being the raw line. Every name is a template in Routes.
 //
-// # No loss, no duplicates beyond the batch in flight
+// # No loss, repeats bounded by the batches in flight
 //
 // Each payload pushed to the buffer carries a token: the (file, offset)
 // positions its records cover, an offset being the parser's Record.Offset,
-// which never passes a line still held in a join. The buffer releases tokens
-// in push order once their payload is acknowledged by the server, persisted
-// in the disk buffer, or dropped and counted; only then are the positions
-// acknowledged to the checkpoints (Checkpoints keeps the highest per file) and
-// flushed to disk periodically and at shutdown. So a checkpoint never passes a
-// line that is neither delivered, durably buffered nor counted as dropped,
-// and a restart re-reads only what was not. Lines of excluded containers are
-// acknowledged as soon as they are read: nothing will ever deliver them.
+// which never passes a line still held in a join, plus the journal cursor
+// and its event count. The buffer releases tokens in push order once their
+// payload is acknowledged by the destination, persisted in the disk buffer,
+// or dropped and counted (in events, as the buffer drops them); only then
+// are the positions acknowledged to the checkpoints (Checkpoints keeps the
+// highest per file) and the cursor to the journal, and both are saved
+// right after acknowledgements (at most every 100 ms) and at shutdown. So a
+// checkpoint never passes a line that is neither delivered, durably
+// buffered nor counted as dropped, and a restart re-reads only what was
+// not — plus, after a crash, the batches that were in flight. Lines of
+// excluded containers are acknowledged as soon as they are read.
 //
-// Every record of one file lands in one (group, stream) batch, so a file's
-// positions reach the buffer in order. Send failures are Nacked and retried
-// after a jittered backoff; a *cloudwatch.SendError's acknowledged prefix is
-// not sent again.
+// Every record of one file lands in one (group, stream) batch, and one
+// stream's batches are delivered by one sender, in push order, each retried
+// after a jittered backoff until acknowledged; a *cloudwatch.SendError's
+// acknowledged prefix is not sent again. While the destination keeps
+// acknowledging, a full memory buffer holds the reader back (backpressure)
+// for up to two seconds before spilling to disk.
 package pipeline

@@ -25,8 +25,9 @@ import (
 type fastEventsKey struct{}
 
 // withFastEvents carries events for fastBody.
-func withFastEvents(ctx context.Context, group, stream string, events []Event) context.Context {
-	return context.WithValue(ctx, fastEventsKey{}, &fastEvents{group: group, stream: stream, events: events})
+func withFastEvents(ctx context.Context, group, stream string, events []Event) (context.Context, *fastEvents) {
+	fe := &fastEvents{group: group, stream: stream, events: events}
+	return context.WithValue(ctx, fastEventsKey{}, fe), fe
 }
 
 type fastEvents struct {

@@ -151,8 +151,7 @@ func (o *Output) sendBatch(ctx context.Context, group, stream string, batch []Ev
 		LogStreamName: aws.String(stream),
 		LogEvents:     []types.InputLogEvent{},
 	}
-	ctx = withFastEvents(ctx, group, stream, batch)
-	fe := ctx.Value(fastEventsKey{}).(*fastEvents)
+	ctx, fe := withFastEvents(ctx, group, stream, batch)
 	for attempt := 0; ; attempt++ {
 		out, err := o.put(ctx, in)
 		if err == nil {
