@@ -23,10 +23,16 @@ build:
 test: test-deps lint tools
 	$(GO) test -count=1 -timeout 25m ./...
 
-# System packages and tool binaries the tests use: the AWS CLI, and
+# System packages and tool binaries the tests use: the AWS CLI;
 # systemd-journal-remote, which writes the journal files the agent's journal
-# input reads in tests (no journald runs in CI).
-APT_TEST_PKGS := /usr/bin/aws:awscli /lib/systemd/systemd-journal-remote:systemd-journal-remote
+# input reads in tests (no journald runs in CI); Prometheus, promtool and
+# node-exporter, which the metric-store tests run beside kinsight and compare
+# it with; Alertmanager (alarms); VictoriaMetrics (metrics benchmark only).
+APT_TEST_PKGS := /usr/bin/aws:awscli /lib/systemd/systemd-journal-remote:systemd-journal-remote \
+	/usr/bin/prometheus:prometheus /usr/bin/promtool:prometheus \
+	/usr/bin/prometheus-node-exporter:prometheus-node-exporter \
+	/usr/bin/prometheus-alertmanager:prometheus-alertmanager \
+	/usr/bin/victoria-metrics:victoria-metrics
 test-deps: $(STATICCHECK)
 	@missing=""; for pair in $(APT_TEST_PKGS); do \
 		[ -x "$${pair%%:*}" ] || missing="$$missing $${pair#*:}"; \
