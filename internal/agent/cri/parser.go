@@ -99,6 +99,23 @@ type Record struct {
 	// either emitted later or still held. Offsets never decrease from one
 	// record to the next.
 	Offset int64
+	// End is the record's position in the file for exactly-once delivery
+	// (the X-Kinsight-Positions header): the offset just past its last
+	// line. A piece of a line cut by MaxRecordBytes gets the line's start
+	// plus the message bytes up to the cut, which is below the line's end
+	// and above every earlier record's. Ends strictly increase from one
+	// record to the next of the same Stream, and re-reading the file from
+	// an earlier record's Offset gives the same records the same Ends.
+	End int64
+}
+
+// Channel is the record's stream as the positions header numbers it:
+// 1 stdout, 2 stderr (0 is a whole file or the journal).
+func (r *Record) Channel() uint8 {
+	if r.Stream == "stderr" {
+		return 2
+	}
+	return 1
 }
 
 // Stats counts what a Parser did; the caller exports them as metrics.
@@ -317,16 +334,21 @@ func (p *Parser) addFragment(st *streamState, s int, t time.Time, msg []byte, st
 	st.partEnd, st.partSeen = end, now
 	p.inFlight = false // now held: partStart covers it
 	limit := p.opts.MaxRecordBytes
+	inLine := int64(0) // bytes of this line's message emitted so far
 	for len(st.part) > limit {
 		cut := runeCut(st.part, limit)
 		if cut > prev {
 			// The rest is the tail of this line: re-reading must start at it.
 			st.partStart = start
+			inLine += int64(cut - prev)
 		}
 		p.flushML(st, s, false)
 		p.stats.SplitRecords++
 		st.partCut = true
-		p.emit(s, st.partTime, st.part[:cut], end, true, false)
+		// The cut's position counted from the line's start without its
+		// prefix: below the line's end (the remainder keeps that), above
+		// every earlier record of this stream, and the same on a re-read.
+		p.emit(s, st.partTime, st.part[:cut], min(start+inLine, end-1), true, false)
 		n := copy(st.part, st.part[cut:])
 		st.part = st.part[:n]
 		prev = 0
@@ -398,7 +420,7 @@ func (p *Parser) emit(s int, t time.Time, msg []byte, end int64, partial, alias 
 	if end < off {
 		off = end
 	}
-	r := Record{Time: t, Stream: streamNames[s], Partial: partial, Offset: off}
+	r := Record{Time: t, Stream: streamNames[s], Partial: partial, Offset: off, End: end}
 	sp := span{}
 	switch {
 	case !utf8.Valid(msg):

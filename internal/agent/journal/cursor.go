@@ -3,6 +3,7 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -94,4 +95,35 @@ func saveCursor(path, cursor string) error {
 		return fmt.Errorf("save cursor: fsync dir: %w", err)
 	}
 	return nil
+}
+
+// CursorPosition returns where a cursor's entry sits for exactly-once
+// delivery: source, a hash of the seqnum id (the s= field, which names one
+// journal file sequence), and seq, the seqnum (i=). ok is false when the
+// cursor has no usable s= and i= (then the entry goes without a position).
+func CursorPosition(cursor string) (source uint64, seq int64, ok bool) {
+	var sid string
+	found := false
+	for f := range strings.SplitSeq(cursor, ";") {
+		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case "s":
+			sid = v
+		case "i":
+			n, err := strconv.ParseUint(v, 16, 63)
+			if err != nil {
+				return 0, 0, false
+			}
+			seq, found = int64(n), true
+		}
+	}
+	if sid == "" || !found || seq <= 0 {
+		return 0, 0, false
+	}
+	h := fnv.New64a()
+	h.Write([]byte(sid))
+	if source = h.Sum64(); source == 0 {
+		source = 1
+	}
+	return source, seq, true
 }

@@ -12,12 +12,14 @@ import (
 // The buffer stores opaque bytes; these are their encodings. Both are
 // sequences of uvarints and length-prefixed strings, versioned by a first byte.
 //
-//	payload: 1, group, stream, n, n × (timestamp zigzag varint, message)
+//	payload: 2, group, stream, n, n × (timestamp zigzag varint, message,
+//	         end zigzag varint, source uvarint, channel byte)
+//	         (version 1, still read from old disk buffers, had no position)
 //	token:   2, n, n × (dev, ino, head, offset), journal cursor, events
 //	         (version 1, still read from old disk buffers, had neither)
 
 const (
-	codecVersion = 1
+	codecVersion = 2
 	tokenVersion = 2
 )
 
@@ -42,7 +44,7 @@ func appendString(b []byte, s string) []byte {
 func encodePayload(p payload) []byte {
 	n := 16 + len(p.Group) + len(p.Stream)
 	for _, e := range p.Events {
-		n += 16 + len(e.Message)
+		n += 32 + len(e.Message)
 	}
 	b := make([]byte, 0, n)
 	b = append(b, codecVersion)
@@ -52,6 +54,9 @@ func encodePayload(p payload) []byte {
 	for _, e := range p.Events {
 		b = binary.AppendVarint(b, e.Timestamp)
 		b = appendString(b, e.Message)
+		b = binary.AppendVarint(b, e.End)
+		b = binary.AppendUvarint(b, e.Source)
+		b = append(b, e.Channel)
 	}
 	return b
 }
@@ -137,12 +142,28 @@ func (r *reader) count(min int) int {
 	return int(n)
 }
 
-func (r *reader) version() {
-	if len(r.b) == 0 || r.b[0] != codecVersion {
-		r.err = errCorrupt
-		return
+func (r *reader) byte() byte {
+	if r.err != nil {
+		return 0
 	}
+	if len(r.b) == 0 {
+		r.err = errCorrupt
+		return 0
+	}
+	c := r.b[0]
 	r.b = r.b[1:]
+	return c
+}
+
+// version reads a payload's version byte (1 or codecVersion).
+func (r *reader) version() byte {
+	if len(r.b) == 0 || (r.b[0] != 1 && r.b[0] != codecVersion) {
+		r.err = errCorrupt
+		return 0
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	return v
 }
 
 func (r *reader) done() error {
@@ -154,7 +175,7 @@ func (r *reader) done() error {
 
 func decodePayload(b []byte) (payload, error) {
 	r := reader{b: b}
-	r.version()
+	v := r.version()
 	var p payload
 	p.Group = r.str()
 	p.Stream = r.str()
@@ -163,8 +184,13 @@ func decodePayload(b []byte) (payload, error) {
 		p.Events = make([]cloudwatch.Event, 0, n)
 	}
 	for i := 0; i < n && r.err == nil; i++ {
-		ts := r.varint()
-		p.Events = append(p.Events, cloudwatch.Event{Timestamp: ts, Message: r.str()})
+		e := cloudwatch.Event{Timestamp: r.varint(), Message: r.str()}
+		if v >= 2 {
+			e.End = r.varint()
+			e.Source = r.uvarint()
+			e.Channel = r.byte()
+		}
+		p.Events = append(p.Events, e)
 	}
 	return p, r.done()
 }

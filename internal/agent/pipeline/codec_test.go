@@ -17,6 +17,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		{"empty", payload{Group: "g", Stream: "s", Events: []cloudwatch.Event{}}, token{Positions: []position{}}},
 		{"events", payload{Group: "/aws/x", Stream: "node.syslog", Events: []cloudwatch.Event{
 			{Timestamp: 1, Message: "a"}, {Timestamp: -5, Message: ""}, {Timestamp: 1 << 50, Message: "\xff\x00é"},
+			{Timestamp: 2, Message: "p", End: 1 << 40, Source: 1<<64 - 1, Channel: 2},
 		}}, token{Positions: []position{
 			{File: tail.FileID{Dev: 1, Ino: 2, Head: "head\x00\xff"}, Offset: 99},
 			{File: tail.FileID{Dev: 1 << 60, Ino: 0, Head: ""}, Offset: 0},
@@ -33,6 +34,10 @@ func TestCodecRoundTrip(t *testing.T) {
 				t.Fatalf("token = %+v, %v; want %+v", tok, err, tt.tok)
 			}
 		})
+	}
+	// A version 1 payload (no positions) from an older agent's disk buffer.
+	if pl, err := decodePayload([]byte{1, 1, 'g', 1, 's', 1, 6, 1, 'm'}); err != nil || len(pl.Events) != 1 || pl.Events[0] != (cloudwatch.Event{Timestamp: 3, Message: "m"}) {
+		t.Fatalf("version 1 payload = %+v, %v", pl, err)
 	}
 	// A version 1 token (no cursor) from an older agent's disk buffer.
 	if tok, err := decodeToken([]byte{1, 1, 3, 4, 1, 'h', 14}); err != nil || len(tok.Positions) != 1 || tok.Positions[0].Offset != 7 || tok.Cursor != "" {

@@ -42,6 +42,16 @@
 // not — plus, after a crash, the batches that were in flight. Lines of
 // excluded containers are acknowledged as soon as they are read.
 //
+// Those repeats are made harmless against a kinsight server: every event
+// carries its position (cloudwatch.Event's Source, Channel, End) through
+// the batch and the disk buffer to the X-Kinsight-Positions header. Source
+// is tail.Line.Source (device, inode and first bytes of the file, or of
+// the file whose rest a .gz holds), Channel 1/2 for CRI or Docker stdout
+// and stderr and 0 for host files and the journal, End the parser's
+// Record.End or the journal seqnum (the source then hashes the cursor's
+// s=). Re-reading a file gives its records the same positions, so the
+// server skips the ones it stored before the crash.
+//
 // Every record of one file lands in one (group, stream) batch, and one
 // stream's batches are delivered by one sender, in push order, each retried
 // after a jittered backoff until acknowledged; a *cloudwatch.SendError's

@@ -225,6 +225,7 @@ type fileKey struct {
 
 type fileState struct {
 	id     tail.FileID
+	source uint64 // tail.Line.Source of the file's lines
 	parser *cri.Parser
 	route  fileRoute
 	first  time.Time // when the file was first seen
@@ -373,7 +374,11 @@ func (pr *processor) entry(e *journal.Entry) {
 	}
 	pr.scratch = appendJournalRecord(pr.scratch[:0], e)
 	msg := b.intern(pr.scratch)
-	b.events = append(b.events, cloudwatch.Event{Timestamp: ts.UnixMilli(), Message: msg})
+	ev := cloudwatch.Event{Timestamp: ts.UnixMilli(), Message: msg}
+	if src, seq, ok := journal.CursorPosition(e.Cursor); ok {
+		ev.Source, ev.End = src, seq
+	}
+	b.events = append(b.events, ev)
 	b.bytes += len(msg) + cloudwatch.EventOverhead
 	pr.pending += len(msg) + cloudwatch.EventOverhead
 	pr.cursor = e.Cursor
@@ -424,7 +429,7 @@ func (pr *processor) line(l tail.Line) {
 		f = &fileState{parser: parser, route: route, first: time.Now()}
 		pr.files[k] = f
 	}
-	f.id, f.last, f.offset = l.File, time.Now(), l.Offset
+	f.id, f.source, f.last, f.offset = l.File, l.Source, time.Now(), l.Offset
 	pr.emit(k, f, f.parser.Feed(l.Data, l.Offset, f.last))
 }
 
@@ -472,7 +477,11 @@ func (pr *processor) emit(k fileKey, f *fileState, recs []cri.Record) {
 		} else {
 			msg = b.intern(r.Message)
 		}
-		b.events = append(b.events, cloudwatch.Event{Timestamp: r.Time.UnixMilli(), Message: msg})
+		ev := cloudwatch.Event{Timestamp: r.Time.UnixMilli(), Message: msg, End: r.End, Source: f.source}
+		if f.route.container {
+			ev.Channel = r.Channel()
+		}
+		b.events = append(b.events, ev)
 		b.bytes += len(msg) + cloudwatch.EventOverhead
 		pr.pending += len(msg) + cloudwatch.EventOverhead
 		b.pos[k] = position{File: f.id, Offset: r.Offset}

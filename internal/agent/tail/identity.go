@@ -1,8 +1,10 @@
 package tail
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash/fnv"
 	"strings"
 )
 
@@ -44,4 +46,26 @@ func headsMatch(a, b string) bool {
 // compatible heads (an empty head is compatible with anything).
 func (id FileID) SameContent(o FileID) bool {
 	return id.key() == o.key() && headsMatch(id.Head, o.Head)
+}
+
+// SourceHeadBytes is how much of the head SourceID hashes. A head grows
+// while a young file does; hashing a short fixed prefix keeps the id the
+// same once a file holds that much (a file's first line, for CRI).
+const SourceHeadBytes = 64
+
+// SourceID is a 64-bit name of the identity for the positions header: a
+// hash of device, inode and the first SourceHeadBytes of the head. The
+// inode keeps two files that start alike (dmesg after each boot) apart;
+// the head keeps copy-truncate's new content apart from the old. Never 0.
+func (id FileID) SourceID() uint64 {
+	h := fnv.New64a()
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], id.Dev)
+	binary.LittleEndian.PutUint64(b[8:], id.Ino)
+	h.Write(b[:])
+	h.Write([]byte(id.Head[:min(len(id.Head), SourceHeadBytes)]))
+	if s := h.Sum64(); s != 0 {
+		return s
+	}
+	return 1
 }

@@ -115,7 +115,7 @@ func (t *Tailer) readAll(ctx context.Context, out chan<- Line) error {
 			}
 			tr.f.Close()
 			tr.f = nil
-			t.addGhost(&ghost{id: tr.id, path: tr.path, off: tr.off, size: tr.off, reason: reasonGone, born: t.now()})
+			t.addGhost(&ghost{id: tr.id, origin: tr.origin, path: tr.path, off: tr.off, size: tr.off, reason: reasonGone, born: t.now()})
 			delete(t.files, k)
 		case n == 0 && !tr.live && tr.f != nil:
 			// A rotated file still on disk, read to its end: close it so
@@ -316,7 +316,7 @@ func (t *Tailer) emitLong(ctx context.Context, tr *tracked, line []byte, nl int6
 }
 
 func (t *Tailer) emit(ctx context.Context, tr *tracked, data []byte, nl int64, out chan<- Line) error {
-	l := Line{File: tr.id, Path: tr.path, Offset: tr.off + int64(len(data)) + nl, Data: append([]byte(nil), data...)}
+	l := Line{File: tr.id, Source: tr.source(), Path: tr.path, Offset: tr.off + int64(len(data)) + nl, Data: append([]byte(nil), data...)}
 	select {
 	case out <- l:
 	case <-ctx.Done():

@@ -15,6 +15,11 @@ import (
 type Line struct {
 	// File is the identity to acknowledge the line under.
 	File FileID
+	// Source names the content for exactly-once delivery (the
+	// X-Kinsight-Positions header): FileID.SourceID of the file, or of the
+	// file whose rest this one holds (a .gz or a copy-truncate copy), so
+	// offsets re-read from either map to the same source.
+	Source uint64
 	// Path is the include-matched name the file was found under (for a
 	// rotated file, the name it had before rotation), e.g. the
 	// /var/log/containers symlink whose name tells pod and container.
@@ -72,6 +77,25 @@ type tracked struct {
 	wasLive   bool
 	seen      bool // on disk in this scan
 	done      bool // a .gz read to its end
+	// origin is the identity whose content this file continues (the file
+	// a .gz or a copy-truncate copy was found to hold the rest of), nil
+	// for the file itself: Line.Source names the content, not the inode.
+	origin *FileID
+	src    uint64 // source() cached for a head of srcLen bytes
+	srcLen int
+}
+
+// source is Line.Source: the SourceID of the origin's identity, cached
+// while the head it hashes does not grow.
+func (tr *tracked) source() uint64 {
+	id := tr.id
+	if tr.origin != nil {
+		id = *tr.origin
+	}
+	if n := min(len(id.Head), SourceHeadBytes); tr.src == 0 || n != tr.srcLen {
+		tr.src, tr.srcLen = id.SourceID(), n
+	}
+	return tr.src
 }
 
 func (tr *tracked) readPos() int64 { return tr.off + int64(len(tr.partial)) }
@@ -85,6 +109,7 @@ type shadow struct {
 
 type ghost struct {
 	id     FileID
+	origin *FileID // the tracked file's origin, if it had one
 	path   string
 	off    int64
 	size   int64 // -1 when unknown (from a checkpoint)
@@ -303,6 +328,11 @@ func (t *Tailer) scan(first bool) {
 				path = c.path
 			}
 			t.track(c, path, id, g.off)
+			origin := g.origin
+			if origin == nil {
+				origin = &g.id
+			}
+			t.files[id.key()].origin = origin
 			t.cp.follow(g.id, id, t.now())
 			if c.gz && g.size >= 0 && g.off >= g.size {
 				// Drained through its descriptor before it was compressed:
@@ -361,7 +391,7 @@ func (t *Tailer) reused(tr *tracked, c candidate) (string, bool) {
 			size = tr.off
 		}
 	}
-	t.addGhost(&ghost{id: tr.id, path: tr.path, off: tr.off, size: size, reason: reasonGone, born: t.now()})
+	t.addGhost(&ghost{id: tr.id, origin: tr.origin, path: tr.path, off: tr.off, size: size, reason: reasonGone, born: t.now()})
 	if tr.wasLive {
 		t.m.rotations.Inc()
 	}
@@ -408,9 +438,10 @@ func (t *Tailer) update(tr *tracked, c candidate) {
 func (t *Tailer) truncated(tr *tracked, newSize int64) {
 	t.m.truncations.Inc()
 	t.log.Info("file truncated (copy-truncate): reading from 0", "path", tr.real, "offset", tr.readPos(), "size", newSize)
-	t.addGhost(&ghost{id: tr.id, path: tr.path, off: tr.off, size: max(tr.size, tr.readPos()), reason: reasonTruncated, born: t.now()})
+	t.addGhost(&ghost{id: tr.id, origin: tr.origin, path: tr.path, off: tr.off, size: max(tr.size, tr.readPos()), reason: reasonTruncated, born: t.now()})
 	tr.off, tr.partial = 0, nil
 	tr.id.Head = ""
+	tr.origin, tr.src = nil, 0 // other content: another source
 }
 
 func (t *Tailer) track(c candidate, path string, id FileID, off int64) {
@@ -483,7 +514,7 @@ func (t *Tailer) bookkeep() {
 			tr.wasLive = false
 		}
 		if !tr.seen && tr.f == nil {
-			t.addGhost(&ghost{id: tr.id, path: tr.path, off: tr.off, size: tr.size, reason: reasonGone, born: now})
+			t.addGhost(&ghost{id: tr.id, origin: tr.origin, path: tr.path, off: tr.off, size: tr.size, reason: reasonGone, born: now})
 			delete(t.files, k)
 			continue
 		}

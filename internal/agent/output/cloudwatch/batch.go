@@ -31,6 +31,13 @@ type Event struct {
 	Timestamp int64
 	// Message is the event's text (UTF-8; invalid bytes become U+FFFD).
 	Message string
+	// End > 0 places the event in its source for the server's
+	// exactly-once check (see positions.go): the position just past it in
+	// Source's Channel. 0 means unknown; a request holding such an event
+	// goes without the positions header.
+	End     int64
+	Source  uint64
+	Channel uint8
 }
 
 // ErrUnordered is returned (wrapped) by Send for events not in

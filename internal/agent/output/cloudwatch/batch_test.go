@@ -28,10 +28,10 @@ func TestNextBatch(t *testing.T) {
 		{"one", sized(1, 1, 0), 1},
 		{"count limit", sized(MaxBatchEvents+5, 1, 0), MaxBatchEvents},
 		{"bytes exactly", sized(1024, 1024-EventOverhead, 0), 1024},
-		{"bytes one over", append(sized(1023, 1024-EventOverhead, 0), Event{0, strings.Repeat("m", 1024-EventOverhead+1)}), 1023},
+		{"bytes one over", append(sized(1023, 1024-EventOverhead, 0), Event{Timestamp: 0, Message: strings.Repeat("m", 1024-EventOverhead+1)}), 1023},
 		{"max message alone", sized(2, MaxMessageBytes, 0), 1},
 		{"span exactly 24h", sized(2, 1, MaxBatchSpanMs), 2},
-		{"span over 24h", []Event{{0, "a"}, {MaxBatchSpanMs + 1, "b"}}, 1},
+		{"span over 24h", []Event{{Timestamp: 0, Message: "a"}, {Timestamp: MaxBatchSpanMs + 1, Message: "b"}}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n, size := nextBatch(tc.events)
@@ -51,7 +51,7 @@ func TestNextBatch(t *testing.T) {
 
 func TestPrepare(t *testing.T) {
 	long := strings.Repeat("ü", MaxMessageBytes) // 2 bytes a rune: cut mid-rune
-	p, err := prepare([]Event{{1, "ok"}, {2, ""}, {-1 + 3, "x\xff"}, {4, long}, {5, "tail"}})
+	p, err := prepare([]Event{{Timestamp: 1, Message: "ok"}, {Timestamp: 2, Message: ""}, {Timestamp: -1 + 3, Message: "x\xff"}, {Timestamp: 4, Message: long}, {Timestamp: 5, Message: "tail"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,10 +71,10 @@ func TestPrepare(t *testing.T) {
 			t.Errorf("orig(%d) = %d, want %d", tc.n, got, tc.want)
 		}
 	}
-	if _, err := prepare([]Event{{2, "a"}, {1, "b"}}); err == nil {
+	if _, err := prepare([]Event{{Timestamp: 2, Message: "a"}, {Timestamp: 1, Message: "b"}}); err == nil {
 		t.Error("unordered input accepted")
 	}
-	same := []Event{{1, "a"}, {1, "b"}}
+	same := []Event{{Timestamp: 1, Message: "a"}, {Timestamp: 1, Message: "b"}}
 	if p, _ := prepare(same); &p.events[0] != &same[0] || p.orig(1, 2) != 1 {
 		t.Error("clean input was copied")
 	}

@@ -41,11 +41,25 @@
 //
 // # Delivery semantics
 //
-// At least once, with the batch in flight as the duplication boundary: if
-// a response is lost after the server made a batch durable (connection cut,
-// timeout), the retry sends the same batch again and the server stores it
-// twice. AWS has no idempotency token for PutLogEvents, so no client can do
-// better; nothing outside the batch in flight is ever sent twice by Send.
+// To AWS: at least once, with the batch in flight as the duplication
+// boundary: if a response is lost after the server made a batch durable
+// (connection cut, timeout), the retry sends the same batch again and the
+// server stores it twice. AWS has no idempotency token for PutLogEvents, so
+// no client can do better; nothing outside the batch in flight is ever sent
+// twice by Send.
+//
+// To a kinsight server: exactly once. Each Event may carry its position in
+// its source (Source, Channel, End: a file offset or a journal seqnum);
+// when every event of a Send has one and each (Source, Channel)'s ends grow
+// in order, every request carries the X-Kinsight-Positions header
+// (positions.go), set in Serialize so SigV4 signs it. The server keeps the
+// highest end stored per stream and (source, channel) and skips an event at
+// or below it, so a retried batch, or lines the agent re-reads after a
+// crash from its conservative checkpoint, are stored once; it answers with
+// X-Kinsight-Duplicates, counted in duplicate_events_total. A Send whose
+// ends do not grow (a batch sorted by time whose runtime clock went back)
+// goes without the header, at least once as to AWS, rather than let the
+// server take a later event of a channel for a repeat.
 //
 // # Compression
 //
@@ -63,7 +77,8 @@
 // events_total, bytes_total (message bytes acknowledged),
 // request_bytes_total (bytes on the wire, after compression), retries_total,
 // batch_duration_seconds (one batch, retries included),
-// dropped_events_total{reason}, truncated_events_total and
-// resources_created_total{kind}. Several outputs sharing one registry
+// dropped_events_total{reason}, truncated_events_total,
+// resources_created_total{kind} and duplicate_events_total (events a
+// kinsight server skipped as already stored). Several outputs sharing one registry
 // should each get prometheus.WrapRegistererWith(labels, reg).
 package cloudwatch

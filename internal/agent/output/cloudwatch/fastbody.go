@@ -24,15 +24,19 @@ import (
 
 type fastEventsKey struct{}
 
-// withFastEvents carries events for fastBody.
-func withFastEvents(ctx context.Context, group, stream string, events []Event) (context.Context, *fastEvents) {
-	fe := &fastEvents{group: group, stream: stream, events: events}
+// withFastEvents carries events (and their positions header value, if
+// any) for fastBody.
+func withFastEvents(ctx context.Context, group, stream string, events []Event, positions string) (context.Context, *fastEvents) {
+	fe := &fastEvents{group: group, stream: stream, events: events, positions: positions}
 	return context.WithValue(ctx, fastEventsKey{}, fe), fe
 }
 
 type fastEvents struct {
 	group, stream string
 	events        []Event
+	// positions is the X-Kinsight-Positions value, "" for none. It is set
+	// here, in Serialize, so signing (Finalize) covers it.
+	positions string
 	// bufs are the buffers this request's body was built in; put hands
 	// them back to bodyPool once the destination answered 200 (it has read
 	// the whole body then, so nothing still reads them).
@@ -111,6 +115,9 @@ func (fastBody) HandleSerialize(ctx context.Context, in middleware.SerializeInpu
 		return middleware.SerializeOutput{}, middleware.Metadata{}, fmt.Errorf("set PutLogEvents body: %w", err)
 	}
 	r.ContentLength = int64(len(body))
+	if fe.positions != "" {
+		r.Header.Set(PositionsHeader, fe.positions)
+	}
 	in.Request = r
 	return next.HandleSerialize(ctx, in)
 }

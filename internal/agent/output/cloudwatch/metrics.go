@@ -29,6 +29,7 @@ type metrics struct {
 	dropped      *prometheus.CounterVec
 	truncated    prometheus.Counter
 	created      *prometheus.CounterVec
+	duplicates   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -70,6 +71,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "kinsight_agent_output_resources_created_total",
 			Help: "Log groups and streams created by the output, by kind.",
 		}, []string{"kind"}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kinsight_agent_output_duplicate_events_total",
+			Help: "Log events a kinsight server acknowledged but skipped as already stored (sent again after a restart), from its X-Kinsight-Duplicates answer.",
+		}),
 	}
 	for _, r := range []string{reasonTooOld, reasonTooNew, reasonExpired, reasonInvalid} {
 		m.dropped.WithLabelValues(r)
@@ -79,7 +84,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	var errs []error
 	for _, c := range []prometheus.Collector{m.requests, m.events, m.bytes, m.requestBytes, m.retries,
-		m.batchSeconds, m.dropped, m.truncated, m.created} {
+		m.batchSeconds, m.dropped, m.truncated, m.created, m.duplicates} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

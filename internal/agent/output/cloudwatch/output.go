@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -130,9 +132,16 @@ func (o *Output) Send(ctx context.Context, group, stream string, events []Event)
 		o.m.truncated.Add(float64(p.truncated))
 		o.log.Warn("cloudwatch output: truncated oversized events", "group", group, "stream", stream, "count", p.truncated)
 	}
+	// Positions go only to a kinsight server, and only when every event
+	// has one and each channel's ends grow in body order (the batch was
+	// sorted by time; a runtime clock going back can reorder a channel).
+	positions := o.cfg.Endpoint != ""
+	if positions {
+		_, positions = appendPositions(nil, p.events, map[chanKey]int64{})
+	}
 	for done := 0; done < len(p.events); {
 		n, size := nextBatch(p.events[done:])
-		if err := o.sendBatch(ctx, group, stream, p.events[done:done+n], size); err != nil {
+		if err := o.sendBatch(ctx, group, stream, p.events[done:done+n], size, positions); err != nil {
 			return &SendError{Acked: p.orig(done, len(events)), Err: err}
 		}
 		done += n
@@ -142,8 +151,14 @@ func (o *Output) Send(ctx context.Context, group, stream string, events []Event)
 
 // sendBatch puts one compliant batch, creating the stream (and group) when
 // missing and retrying retryable failures.
-func (o *Output) sendBatch(ctx context.Context, group, stream string, batch []Event, size int) error {
+func (o *Output) sendBatch(ctx context.Context, group, stream string, batch []Event, size int, positions bool) error {
 	start := time.Now()
+	var hdr string
+	if positions {
+		if b, ok := appendPositions(make([]byte, 0, 16+8*len(batch)), batch, map[chanKey]int64{}); ok {
+			hdr = string(b)
+		}
+	}
 	// The events go in the context, written by fastBody; the SDK sees an
 	// empty (but present, as validation wants) list.
 	in := &cloudwatchlogs.PutLogEventsInput{
@@ -151,7 +166,7 @@ func (o *Output) sendBatch(ctx context.Context, group, stream string, batch []Ev
 		LogStreamName: aws.String(stream),
 		LogEvents:     []types.InputLogEvent{},
 	}
-	ctx, fe := withFastEvents(ctx, group, stream, batch)
+	ctx, fe := withFastEvents(ctx, group, stream, batch, hdr)
 	for attempt := 0; ; attempt++ {
 		out, err := o.put(ctx, in)
 		if err == nil {
@@ -201,6 +216,13 @@ func (o *Output) put(ctx context.Context, in *cloudwatchlogs.PutLogEventsInput) 
 func (o *Output) acknowledged(group, stream string, out *cloudwatchlogs.PutLogEventsOutput, n, size int) {
 	o.m.events.Add(float64(n))
 	o.m.bytes.Add(float64(size - n*EventOverhead))
+	if out != nil {
+		if resp, ok := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok {
+			if d, err := strconv.Atoi(resp.Header.Get(DuplicatesHeader)); err == nil && d > 0 {
+				o.m.duplicates.Add(float64(d))
+			}
+		}
+	}
 	if out == nil || out.RejectedLogEventsInfo == nil {
 		return
 	}

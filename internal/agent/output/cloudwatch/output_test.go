@@ -98,7 +98,7 @@ func TestSendSplitsAtLimits(t *testing.T) {
 	exact := MaxBatchBytes/1024 - EventOverhead // 1024 events of this size are exactly 1 MiB
 	day := int64(MaxBatchSpanMs)
 	spanEvents := func(last int64) []Event {
-		return []Event{{now - 2*day, "first"}, {now - 2*day + 1, "second"}, {now - 2*day + last, "last"}}
+		return []Event{{Timestamp: now - 2*day, Message: "first"}, {Timestamp: now - 2*day + 1, Message: "second"}, {Timestamp: now - 2*day + last, Message: "last"}}
 	}
 	for _, tc := range []struct {
 		name     string
@@ -109,7 +109,7 @@ func TestSendSplitsAtLimits(t *testing.T) {
 		{"10001 events", makeEvents(MaxBatchEvents+1, now-60_000, 10), 2},
 		{"25000 events", makeEvents(25_000, now-60_000, 10), 3},
 		{"exactly 1 MiB", makeEvents(1024, now-60_000, exact), 1},
-		{"1 MiB + 1 byte", append(makeEvents(1023, now-60_000, exact), Event{now, strings.Repeat("y", exact+1)}), 2},
+		{"1 MiB + 1 byte", append(makeEvents(1023, now-60_000, exact), Event{Timestamp: now, Message: strings.Repeat("y", exact+1)}), 2},
 		{"span exactly 24h", spanEvents(day), 1},
 		{"span 24h + 1ms", spanEvents(day + 1), 2},
 	} {
@@ -135,7 +135,7 @@ func TestSendFixesEvents(t *testing.T) {
 	now := time.Now().UnixMilli()
 	ctx := context.Background()
 	big := strings.Repeat("é", MaxBatchBytes) // 2 MiB of 2-byte runes
-	in := []Event{{now - 3, "a"}, {now - 2, ""}, {now - 1, big}, {now, "b\xffc"}}
+	in := []Event{{Timestamp: now - 3, Message: "a"}, {Timestamp: now - 2, Message: ""}, {Timestamp: now - 1, Message: big}, {Timestamp: now, Message: "b\xffc"}}
 	if err := o.Send(ctx, "/fix", "s", in); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
@@ -154,10 +154,10 @@ func TestSendFixesEvents(t *testing.T) {
 	}
 
 	old := now - 20*24*3600*1000
-	if err := o.Send(ctx, "/fix", "old", []Event{{old, "old-1"}, {old + 1, "old-2"}}); err != nil {
+	if err := o.Send(ctx, "/fix", "old", []Event{{Timestamp: old, Message: "old-1"}, {Timestamp: old + 1, Message: "old-2"}}); err != nil {
 		t.Fatalf("Send old: %v", err)
 	}
-	if err := o.Send(ctx, "/fix", "new", []Event{{now, "ok"}, {now + 5*3600*1000, "future"}}); err != nil {
+	if err := o.Send(ctx, "/fix", "new", []Event{{Timestamp: now, Message: "ok"}, {Timestamp: now + 5*3600*1000, Message: "future"}}); err != nil {
 		t.Fatalf("Send future: %v", err)
 	}
 	for reason, want := range map[string]float64{reasonTooOld: 2, reasonTooNew: 1, reasonExpired: 0} {
@@ -166,7 +166,7 @@ func TestSendFixesEvents(t *testing.T) {
 		}
 	}
 
-	err := o.Send(ctx, "/fix", "s", []Event{{now, "b"}, {now - 1, "a"}})
+	err := o.Send(ctx, "/fix", "s", []Event{{Timestamp: now, Message: "b"}, {Timestamp: now - 1, Message: "a"}})
 	if !errors.Is(err, ErrUnordered) {
 		t.Errorf("unordered Send: %v, want ErrUnordered", err)
 	}
