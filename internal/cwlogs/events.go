@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -131,7 +132,20 @@ func (h *Handler) putLogEvents(ctx context.Context, in *putLogEventsInput) (any,
 		h.m.rejectedEvents.WithLabelValues(reason).Add(float64(len(in.LogEvents)))
 		return nil, err
 	}
-	res, err := h.store.Append(ctx, in.LogGroupName, in.LogStreamName, events)
+	x := exchangeFrom(ctx)
+	var positions []logstore.Position
+	if hv := x.req.Values(positionsHeader); len(hv) > 0 {
+		if len(hv) > 1 {
+			err = invalidParam("Invalid %s header: sent %d times; send it once.", positionsHeader, len(hv))
+		} else {
+			positions, err = parsePositions(hv[0], len(events))
+		}
+		if err != nil {
+			h.m.rejectedEvents.WithLabelValues(rejectInvalid).Add(float64(len(events)))
+			return nil, err
+		}
+	}
+	res, err := h.store.AppendPositioned(ctx, in.LogGroupName, in.LogStreamName, events, positions)
 	if err != nil {
 		reason := rejectUnavailable
 		if errors.Is(err, logstore.ErrGroupNotFound) || errors.Is(err, logstore.ErrStreamNotFound) {
@@ -169,6 +183,13 @@ func (h *Handler) putLogEvents(ctx context.Context, in *putLogEventsInput) (any,
 	var bytes int
 	for i := lo; i < hi; i++ {
 		bytes += len(events[i].Message)
+	}
+	if positions != nil {
+		// Duplicates were stored before: the client sees them accepted, and
+		// only this header (and the metric) tells them apart.
+		x.resp.Set(duplicatesHeader, strconv.Itoa(res.Duplicates))
+		h.m.duplicates.Add(float64(res.Duplicates))
+		bytes -= res.DuplicateBytes
 	}
 	h.m.ingestedEvents.Add(float64(res.Accepted))
 	h.m.ingestedBytes.Add(float64(bytes))

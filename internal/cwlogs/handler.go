@@ -297,7 +297,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, o operation, kno
 	if err != nil {
 		return nil, err
 	}
-	return o.run(r.Context(), h, body)
+	return o.run(withExchange(r.Context(), r.Header, w.Header()), h, body)
 }
 
 // admit reserves room for the request's body in the in-flight budget and

@@ -29,6 +29,7 @@ type metrics struct {
 	duration       *prometheus.HistogramVec
 	ingestedEvents prometheus.Counter
 	ingestedBytes  prometheus.Counter
+	duplicates     prometheus.Counter
 	rejectedEvents *prometheus.CounterVec
 	tailSessions   prometheus.Gauge
 	throttled      prometheus.Counter
@@ -56,6 +57,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		ingestedBytes: register(reg, &errs, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kinsight_logs_ingested_bytes_total",
 			Help: "Message bytes of the log events stored by PutLogEvents.",
+		})),
+		duplicates: register(reg, &errs, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kinsight_logs_duplicate_events_total",
+			Help: "Log events of PutLogEvents requests skipped as already stored, by their X-Kinsight-Positions (answered as accepted).",
 		})),
 		rejectedEvents: register(reg, &errs, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kinsight_logs_rejected_events_total",

@@ -68,6 +68,12 @@ type AppendResult struct {
 	TooNewStart int
 	// Accepted is the number of events stored.
 	Accepted int
+	// Duplicates is the number of events skipped by AppendPositioned because
+	// their position was at or below the mark; the client counts them as
+	// accepted (they were stored before). DuplicateBytes are their message
+	// bytes.
+	Duplicates     int
+	DuplicateBytes int
 }
 
 // Record is one stored event as read back.

@@ -49,6 +49,10 @@ type streamState struct {
 	group *groupState
 	rec   streamRecord
 	stats streamStats
+	// marks are the deduplication marks (marks.go). Unlike the rest they are
+	// owned by the committer goroutine, which alone reads and writes them;
+	// they go away with the stream.
+	marks *streamMarks
 }
 
 type streamStats struct {

@@ -17,6 +17,11 @@ type head struct {
 	// lastSeg is the newest WAL segment whose records this head holds; set
 	// when the head is frozen.
 	lastSeg uint64
+	// marks is a copy of the deduplication marks as of the end of lastSeg,
+	// taken when the head is frozen; saveMarks says to write it to the marks
+	// file before the head's WAL segments are deleted.
+	marks     map[uint64][]mark
+	saveMarks bool
 
 	chunk []byte // current arena chunk
 	// flushed is closed once the head's events are in parts.

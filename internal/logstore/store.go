@@ -70,6 +70,9 @@ type Store struct {
 	// Owned by the committer goroutine.
 	wal     walWriter
 	nextLSN uint64
+	// marksUsed is set once any deduplication mark exists (loaded or
+	// advanced); only then do flushes write the marks file.
+	marksUsed bool
 
 	partMu sync.Mutex // serialises part ID allocation
 	// mergeMu serialises merges and retention, which both remove parts.
@@ -87,8 +90,13 @@ type Store struct {
 type appendReq struct {
 	st     *streamState
 	events []InputEvent
-	ingest int64
-	done   chan error
+	// positions, when not nil, is aligned with events and asks for
+	// deduplication; the committer sets dups before answering on done.
+	positions []Position
+	dups      int
+	dupBytes  int
+	ingest    int64
+	done      chan error
 }
 
 // Open opens or creates the store in dir, replaying the WAL.
@@ -124,7 +132,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.closeResources()
 		return nil, err
 	}
-	if err := s.replayWAL(); err != nil {
+	marksThrough, err := s.loadMarks()
+	if err != nil {
+		s.closeResources()
+		return nil, err
+	}
+	if err := s.replayWAL(marksThrough); err != nil {
 		s.closeResources()
 		return nil, err
 	}
@@ -281,16 +294,20 @@ func (s *Store) flushedSegment(day int32) uint64 {
 }
 
 // replayWAL loads the WAL segments into the head, skipping events whose day
-// was already flushed past that segment, and opens a new segment.
-func (s *Store) replayWAL() error {
+// was already flushed past that segment, advances the deduplication marks
+// of records newer than the marks file (marksThrough), and opens a new
+// segment.
+func (s *Store) replayWAL(marksThrough uint64) error {
 	segs, err := listSegments(s.walDir())
 	if err != nil {
 		return err
 	}
-	var last uint64
+	// Segment numbers never go back below what the marks file covers, even
+	// if every segment file is gone.
+	last := marksThrough
 	flushed := map[int32]uint64{}
 	for _, seg := range segs {
-		last = seg
+		last = max(last, seg)
 		skipped, err := replaySegment(filepath.Join(s.walDir(), segmentName(seg)), s.codec.dec, func(r walRecord) error {
 			s.nextLSN = max(s.nextLSN, r.lsn+1)
 			s.cat.mu.Lock()
@@ -298,6 +315,9 @@ func (s *Store) replayWAL() error {
 			s.cat.mu.Unlock()
 			if st == nil {
 				return nil // stream deleted since
+			}
+			if len(r.marks) > 0 && seg > marksThrough {
+				s.advanceMarks(st, r.marks, r.lsn)
 			}
 			keep := r.events[:0]
 			idx := make([]int, 0, len(r.events))
@@ -443,7 +463,20 @@ func (s *Store) flush(ctx context.Context) error {
 // Events outside the accepted time window are rejected and reported, the
 // rest stored.
 func (s *Store) Append(ctx context.Context, group, stream string, events []InputEvent) (AppendResult, error) {
+	return s.AppendPositioned(ctx, group, stream, events, nil)
+}
+
+// AppendPositioned is Append with deduplication: positions, when not nil,
+// has one entry per event, and an event whose end is at or below the
+// stream's mark for its (source, channel) is skipped and counted in
+// Duplicates instead of stored. Events the time window rejects do not move
+// marks. Check and advance happen in the committer, so concurrent appends
+// of the same events store them once.
+func (s *Store) AppendPositioned(ctx context.Context, group, stream string, events []InputEvent, positions []Position) (AppendResult, error) {
 	res := AppendResult{TooOldEnd: -1, ExpiredEnd: -1, TooNewStart: -1}
+	if positions != nil && len(positions) != len(events) {
+		return res, fmt.Errorf("logstore: %d positions for %d events", len(positions), len(events))
+	}
 	s.stateMu.RLock()
 	closed := s.closed
 	s.stateMu.RUnlock()
@@ -486,6 +519,9 @@ func (s *Store) Append(ctx context.Context, group, stream string, events []Input
 		return res, nil
 	}
 	req := &appendReq{st: st, events: events[lo:hi], ingest: now, done: make(chan error, 1)}
+	if positions != nil {
+		req.positions = positions[lo:hi]
+	}
 	select {
 	case s.reqs <- req:
 	case <-ctx.Done():
@@ -498,7 +534,8 @@ func (s *Store) Append(ctx context.Context, group, stream string, events []Input
 	if err := <-req.done; err != nil {
 		return res, err
 	}
-	res.Accepted = hi - lo
+	res.Duplicates, res.DuplicateBytes = req.dups, req.dupBytes
+	res.Accepted = hi - lo - req.dups
 	return res, nil
 }
 
@@ -557,10 +594,32 @@ func (s *Store) runCommitter() {
 		}
 		buf = buf[:0]
 		recs := make([]walRecord, len(batch))
+		// pending holds the marks advanced by this batch, per stream, until
+		// its fsync makes them real.
+		var pending map[*streamState]map[markKey]int64
 		for i, r := range batch {
-			recs[i] = walRecord{lsn: s.nextLSN, streamID: r.st.rec.ID, ingest: r.ingest, events: r.events}
+			recs[i] = walRecord{streamID: r.st.rec.ID, ingest: r.ingest, events: r.events}
+			if r.positions != nil {
+				if pending == nil {
+					pending = map[*streamState]map[markKey]int64{}
+				}
+				p := pending[r.st]
+				if p == nil {
+					p = map[markKey]int64{}
+					pending[r.st] = p
+				}
+				recs[i].events, recs[i].marks, r.dups, r.dupBytes = dedup(r.st.marks, p, r.events, r.positions)
+			}
+			if len(recs[i].events) == 0 {
+				continue // all duplicates: nothing to write
+			}
+			recs[i].lsn = s.nextLSN
 			s.nextLSN++
 			buf = appendWALRecord(buf, &recs[i], s.codec.walEnc, &scratch)
+		}
+		if len(buf) == 0 {
+			s.answer(batch, nil)
+			continue
 		}
 		start := time.Now()
 		if err := s.wal.write(buf); err != nil {
@@ -572,6 +631,9 @@ func (s *Store) runCommitter() {
 		s.m.walFsync.Observe(time.Since(start).Seconds())
 		s.m.walBytes.Add(float64(len(buf)))
 		for i, r := range batch {
+			if len(recs[i].marks) > 0 {
+				s.advanceMarks(r.st, recs[i].marks, recs[i].lsn)
+			}
 			s.insert(s.active, r.st, &recs[i], nil)
 		}
 		s.notifyChanged()
@@ -585,6 +647,19 @@ func (s *Store) runCommitter() {
 			s.freeze(0)
 		}
 	}
+}
+
+// advanceMarks applies a record's advances to its stream; the committer
+// calls it after the record's fsync, the replay for records newer than the
+// marks file.
+func (s *Store) advanceMarks(st *streamState, marks []walMark, lsn uint64) {
+	if st.marks == nil {
+		st.marks = &streamMarks{}
+	}
+	for _, m := range marks {
+		st.marks.advance(m.markKey, m.end, lsn)
+	}
+	s.marksUsed = true
 }
 
 func approxSize(evs []InputEvent) int {
@@ -657,6 +732,11 @@ func (s *Store) freeze(wait time.Duration) *head {
 	}
 	h := s.active
 	h.lastSeg = closed
+	if s.marksUsed {
+		// The marks now are those as of the end of segment closed: only the
+		// committer advances them, and it is here.
+		h.marks, h.saveMarks = s.snapshotMarks(), true
+	}
 	s.stateMu.Lock()
 	s.frozen, s.active = h, newHead()
 	s.stateMu.Unlock()
@@ -671,20 +751,13 @@ func (s *Store) runFlusher() {
 	for {
 		select {
 		case h := <-s.flushCh:
-			backoff := 100 * time.Millisecond
-			for {
-				err := s.flushHead(h)
-				if err == nil {
-					break
-				}
-				s.m.flushErrors.Inc()
-				s.log.Error("flush failed; retrying", "err", err, "backoff", backoff)
-				select {
-				case <-time.After(backoff):
-				case <-s.quit:
-					return
-				}
-				backoff = min(2*backoff, 10*time.Second)
+			if !s.retry("flush", func() error { return s.flushHead(h) }) {
+				return
+			}
+			// The marks must be durable before the WAL that holds their
+			// advances goes.
+			if h.saveMarks && !s.retry("writing marks", func() error { return s.writeMarks(h.lastSeg, h.marks) }) {
+				return
 			}
 			if err := removeSegmentsThrough(s.walDir(), h.lastSeg); err != nil {
 				s.log.Error("removing flushed WAL segments", "err", err)
@@ -694,6 +767,25 @@ func (s *Store) runFlusher() {
 		case <-s.quit:
 			return
 		}
+	}
+}
+
+// retry runs fn until it succeeds (true) or the store closes (false).
+func (s *Store) retry(what string, fn func() error) bool {
+	backoff := 100 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil {
+			return true
+		}
+		s.m.flushErrors.Inc()
+		s.log.Error(what+" failed; retrying", "err", err, "backoff", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-s.quit:
+			return false
+		}
+		backoff = min(2*backoff, 10*time.Second)
 	}
 }
 

@@ -21,7 +21,11 @@ import (
 // is a codec byte (walRaw or walZstd) and then, plain or as one zstd frame,
 // one Append: uvarint lsn, uvarint stream id, varint ingestion time (ms),
 // uvarint event count, then per event varint timestamp, uvarint length,
-// message bytes. See FORMAT.md.
+// message bytes. A record that advances deduplication marks (marks.go) has
+// the walMarks flag in its codec byte and, after the events, uvarint mark
+// count and per mark uvarint source, u8 channel, varint end; records without
+// marks are written exactly as before the flag existed, and old segments
+// replay unchanged. See FORMAT.md.
 //
 // Compression is what makes durable ingest fast on ordinary disks: log
 // records (JSON with a repeated kubernetes object) shrink 5–10× at zstd's
@@ -30,6 +34,8 @@ import (
 const (
 	walRaw  = 0
 	walZstd = 1
+	// walMarks is or'ed into the codec byte of a record carrying marks.
+	walMarks = 2
 	// walCompressMin: smaller records are stored raw.
 	walCompressMin = 512
 )
@@ -48,6 +54,8 @@ type walRecord struct {
 	streamID uint64
 	ingest   int64
 	events   []InputEvent
+	// marks are the deduplication marks this record advances.
+	marks []walMark
 }
 
 // appendWALRecord encodes r as a frame onto buf. scratch is reused for the
@@ -57,11 +65,15 @@ func appendWALRecord(buf []byte, r *walRecord, enc *zstd.Encoder, scratch *[]byt
 	*scratch = rec
 	start := len(buf)
 	buf = append(buf, make([]byte, walFrameHeader)...)
+	var flags byte
+	if len(r.marks) > 0 {
+		flags = walMarks
+	}
 	if enc != nil && len(rec) >= walCompressMin {
-		buf = append(buf, walZstd)
+		buf = append(buf, walZstd|flags)
 		buf = enc.EncodeAll(rec, buf)
 	} else {
-		buf = append(buf, walRaw)
+		buf = append(buf, walRaw|flags)
 		buf = append(buf, rec...)
 	}
 	payload := buf[start+walFrameHeader:]
@@ -80,6 +92,14 @@ func encodeWALRecord(buf []byte, r *walRecord) []byte {
 		buf = binary.AppendUvarint(buf, uint64(len(e.Message)))
 		buf = append(buf, e.Message...)
 	}
+	if len(r.marks) > 0 {
+		buf = binary.AppendUvarint(buf, uint64(len(r.marks)))
+		for _, m := range r.marks {
+			buf = binary.AppendUvarint(buf, m.source)
+			buf = append(buf, m.channel)
+			buf = binary.AppendVarint(buf, m.end)
+		}
+	}
 	return buf
 }
 
@@ -90,20 +110,21 @@ func decodeWALPayload(p []byte, dec *zstd.Decoder) (walRecord, error) {
 	if len(p) == 0 {
 		return walRecord{}, errCorruptRecord
 	}
-	switch p[0] {
+	hasMarks := p[0]&walMarks != 0
+	switch p[0] &^ walMarks {
 	case walRaw:
-		return decodeWALRecord(p[1:])
+		return decodeWALRecord(p[1:], hasMarks)
 	case walZstd:
 		raw, err := dec.DecodeAll(p[1:], nil)
 		if err != nil {
 			return walRecord{}, errCorruptRecord
 		}
-		return decodeWALRecord(raw)
+		return decodeWALRecord(raw, hasMarks)
 	}
 	return walRecord{}, errCorruptRecord
 }
 
-func decodeWALRecord(p []byte) (walRecord, error) {
+func decodeWALRecord(p []byte, hasMarks bool) (walRecord, error) {
 	var r walRecord
 	d := decoder{b: p}
 	r.lsn = d.uvarint()
@@ -121,6 +142,24 @@ func decodeWALRecord(p []byte) (walRecord, error) {
 			return r, errCorruptRecord
 		}
 		r.events = append(r.events, InputEvent{Timestamp: ts, Message: string(msg)})
+	}
+	if hasMarks {
+		n := d.uvarint()
+		if d.err != nil || n == 0 || n > uint64(len(d.b)) {
+			return r, errCorruptRecord
+		}
+		r.marks = make([]walMark, 0, n)
+		for i := uint64(0); i < n; i++ {
+			var m walMark
+			m.source = d.uvarint()
+			ch := d.bytes(1)
+			m.end = d.varint()
+			if d.err != nil {
+				return r, errCorruptRecord
+			}
+			m.channel = ch[0]
+			r.marks = append(r.marks, m)
+		}
 	}
 	if d.err != nil || len(d.b) != 0 {
 		return r, errCorruptRecord
