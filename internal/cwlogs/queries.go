@@ -281,11 +281,14 @@ func (a *storeAdapter) Scan(ctx context.Context, req insights.ScanRequest, fn fu
 	var total insights.ScanStats
 	var evs []insights.Event
 	var ptrs []byte
+	q := logstore.ScanQuery{Start: req.Start, End: req.End, Streams: req.Streams, MayMatch: req.MayMatch, Newest: req.Newest}
+	if req.PlanBlock != nil {
+		q.PlanBlock = func(consts []logstore.Constant) (bool, bool) { return req.PlanBlock(insightsConstants(consts)) }
+	}
 	for _, g := range req.Groups {
 		logName := a.account + ":" + g
-		st, err := a.store.Scan(ctx, g, logstore.ScanQuery{
-			Start: req.Start, End: req.End, Streams: req.Streams, MayMatch: req.MayMatch, Newest: req.Newest,
-		}, func(recs []logstore.Record) error {
+		st, err := a.store.ScanBlocks(ctx, g, q, func(b *logstore.ScanBatch) error {
+			recs := b.Records
 			// The executor copies what it keeps of a batch, so the slice is
 			// reused; one fresh buffer per batch holds the @ptr strings,
 			// which it may keep.
@@ -293,15 +296,23 @@ func (a *storeAdapter) Scan(ctx context.Context, req insights.ScanRequest, fn fu
 				evs = make([]insights.Event, len(recs))
 			}
 			evs = evs[:len(recs)]
-			ptrs = make([]byte, 0, len(recs)*32)
+			var blk *insights.Block
+			if b.Constants != nil || b.NoMessages {
+				blk = &insights.Block{Constants: insightsConstants(b.Constants), NoMessage: b.NoMessages}
+			}
+			if req.NeedPtr {
+				ptrs = make([]byte, 0, len(recs)*32)
+			}
 			for i, r := range recs {
-				off := len(ptrs)
-				ptrs = logstore.PtrOf(r).AppendText(ptrs)
 				evs[i] = insights.Event{
 					Timestamp: r.Timestamp, IngestionTime: r.IngestionTime, Message: r.Message,
-					Group: logName, Stream: r.Stream,
+					Group: logName, Stream: r.Stream, Block: blk,
 				}
-				evs[i].Ptr = unsafe.String(&ptrs[off], len(ptrs)-off)
+				if req.NeedPtr {
+					off := len(ptrs)
+					ptrs = logstore.PtrOf(r).AppendText(ptrs)
+					evs[i].Ptr = unsafe.String(&ptrs[off], len(ptrs)-off)
+				}
 			}
 			return fn(evs)
 		})
@@ -315,4 +326,16 @@ func (a *storeAdapter) Scan(ctx context.Context, req insights.ScanRequest, fn fu
 		}
 	}
 	return total, nil
+}
+
+// insightsConstants converts a block's constants (the same fields).
+func insightsConstants(cs []logstore.Constant) []insights.Constant {
+	if cs == nil {
+		return nil
+	}
+	out := make([]insights.Constant, len(cs))
+	for i, c := range cs {
+		out[i] = insights.Constant(c)
+	}
+	return out
 }

@@ -12,6 +12,24 @@ type Event struct {
 	// Group as given, so the caller adds the account prefix if it wants.
 	Group, Stream string
 	Ptr           string // @ptr, opaque, given by the store
+	// Block, when not nil, is what the store knows of the block the event
+	// came from; the events of one batch share it.
+	Block *Block
+}
+
+// Constant is a field of JSON messages with the same value in every event
+// of a store block: its flattened name (kubernetes.pod_name) and the
+// value's JSON text, exactly as it appears in each message.
+type Constant struct{ Name, JSON string }
+
+// Block describes a batch's store block.
+type Block struct {
+	// Constants are fields that hold the same value in every event of the
+	// block (the store guarantees parsing any of its messages gives it).
+	Constants []Constant
+	// NoMessage is set when the store skipped the messages because
+	// ScanRequest.PlanBlock said they were not needed: Message is "".
+	NoMessage bool
 }
 
 // ScanRequest is what the executor asks of the store; the store may prune
@@ -30,6 +48,16 @@ type ScanRequest struct {
 	// matter (sort @timestamp desc | limit N with no filter/stats before):
 	// the store may stop early reading backwards.
 	Newest int
+	// PlanBlock, when not nil, may be asked by the store before it reads a
+	// block, with the block's constant fields: skip says no event of the
+	// block can match (the store may drop it unread), needMessages false
+	// says the query can be answered without the block's messages (the
+	// store may then hand over events with Block.NoMessage set). Safe for
+	// concurrent use.
+	PlanBlock func(consts []Constant) (skip, needMessages bool)
+	// NeedPtr is false when no row will carry @ptr: the store may leave
+	// Event.Ptr empty.
+	NeedPtr bool
 }
 
 // Store is the log store as the executor sees it.

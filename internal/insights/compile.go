@@ -60,6 +60,20 @@ type Query struct {
 	// pattern): they carry @ptr.
 	eventMode bool
 	prune     pruning
+	// readsMessage and readsPtr are set when the streaming head reads
+	// @message or @ptr (then every block's messages, or pointers, are
+	// needed).
+	readsMessage, readsPtr bool
+	// blockConds are conjuncts of the head's filters that read only JSON
+	// fields of the event: on a block where all of them are constant they
+	// are decided once for the whole block.
+	blockConds []blockCond
+}
+
+// blockCond is a filter conjunct over JSON fields only.
+type blockCond struct {
+	names []string
+	fn    evalFn
 }
 
 // Compile parses and compiles query. Every error is a *syntax.Error
@@ -241,6 +255,9 @@ func (c *compiler) command(cmd syntax.Command) error {
 		if err != nil {
 			return err
 		}
+		if err := c.blockConds(cmd.Cond); err != nil {
+			return err
+		}
 		q.stages = append(q.stages, &filterStage{cond: fn, pre: q.prune.pre[cmd], streamOnly: q.prune.streamOnly[cmd]})
 	case *syntax.ParseCmd:
 		return c.parseCmd(cmd)
@@ -325,6 +342,14 @@ func (c *compiler) assign(name string) {
 
 func (c *compiler) markRead(name string) {
 	s := c.slot(name)
+	if c.eventMode {
+		switch name {
+		case "@message":
+			c.q.readsMessage = true
+		case "@ptr":
+			c.q.readsPtr = true
+		}
+	}
 	if c.eventMode && c.q.kinds[s] == slotJSON {
 		c.q.json.read(name)
 	}
@@ -474,6 +499,74 @@ func onlyNames(e syntax.Expr, names []string) bool {
 	case *syntax.ListLit:
 		for _, a := range e.Items {
 			if !onlyNames(a, names) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// blockConds records the conjuncts of a filter at the head of the query
+// (nothing but streaming stages before it) that read only event JSON
+// fields the query has not assigned: their value is the same for every
+// event that has the same values of those fields, so a block whose
+// constants include them all decides them once.
+func (c *compiler) blockConds(cond syntax.Expr) error {
+	if !c.eventMode {
+		return nil
+	}
+	for _, st := range c.q.stages {
+		if !streaming(st) {
+			return nil
+		}
+	}
+	for _, conj := range conjuncts(cond) {
+		var names []string
+		if !jsonOnly(conj, &names) || len(names) == 0 {
+			continue
+		}
+		ok := true
+		for _, n := range names {
+			ok = ok && !c.assigned[n]
+		}
+		if !ok {
+			continue
+		}
+		fn, err := c.expr(conj)
+		if err != nil {
+			return err
+		}
+		c.q.blockConds = append(c.q.blockConds, blockCond{names: names, fn: fn})
+	}
+	return nil
+}
+
+// jsonOnly reports whether e reads nothing but JSON fields of the event
+// (no @ field, no bin(), which reads @timestamp), collecting their names.
+func jsonOnly(e syntax.Expr, names *[]string) bool {
+	switch e := e.(type) {
+	case *syntax.FieldRef:
+		if strings.HasPrefix(e.Name, "@") {
+			return false
+		}
+		*names = append(*names, e.Name)
+		return true
+	case *syntax.Unary:
+		return jsonOnly(e.X, names)
+	case *syntax.Binary:
+		return jsonOnly(e.L, names) && jsonOnly(e.R, names)
+	case *syntax.Call:
+		if strings.EqualFold(e.Name, "bin") || e.Star {
+			return false
+		}
+		for _, a := range e.Args {
+			if !jsonOnly(a, names) {
+				return false
+			}
+		}
+	case *syntax.ListLit:
+		for _, a := range e.Items {
+			if !jsonOnly(a, names) {
 				return false
 			}
 		}

@@ -16,6 +16,20 @@
 // substrings are checked on each event's raw message before any field is
 // read, so most events a filter rejects are never parsed.
 //
+// Block constants: the store may say which JSON fields hold the same value
+// in every event of a block (Block.Constants; the log store records them
+// for kubernetes.* and any other scalar that does not vary). PlanBlock
+// decides once per block the head filters' conjuncts that read only such
+// fields (`kubernetes.namespace_name = "payments"` skips a block of another
+// namespace unread), and when every JSON field the query reads is constant
+// and it reads no @message, the store hands over the events without their
+// messages, which it then need not decompress; the fields are set from the
+// constants instead of parsing each message. The store guarantees a
+// constant is exactly what parsing any of the block's messages gives, so
+// answers are the per-event answers (blockstore_test.go checks this over a
+// real store). A query that also reads a non-constant field parses each
+// message as before.
+//
 // Memory: stats groups, top-k heaps, kept rows, dedup keys and pattern
 // lines are charged to Options.MaxMemoryBytes as they grow; going past it
 // fails the query rather than the process.

@@ -254,7 +254,11 @@ func (q *Query) Run(ctx context.Context, st Store, o Options, partial func(Resul
 
 // scanRequest is what the store may skip for this run.
 func (q *Query) scanRequest(o Options, p plan) ScanRequest {
-	req := ScanRequest{Groups: o.Groups, Start: o.Start, End: o.End, MayMatch: q.prune.mayMatch, Streams: q.prune.streams}
+	req := ScanRequest{Groups: o.Groups, Start: o.Start, End: o.End, MayMatch: q.prune.mayMatch, Streams: q.prune.streams,
+		PlanBlock: q.planBlock}
+	// Rows kept in order (sort, top-k, collect) break timestamp ties by
+	// @ptr; only a stats sink never looks at it unless the query does.
+	req.NeedPtr = q.eventMode || q.readsPtr || p.sink != sinkStats
 	if req.MayMatch == nil {
 		req.MayMatch = func(func(string) bool) bool { return true }
 	}
@@ -282,6 +286,11 @@ func (x *run) batch(w *worker, batch []Event) error {
 	var grew int64
 	for i := range batch {
 		ev := &batch[i]
+		if ev.Block != r.block {
+			if err := r.useBlock(ev.Block); err != nil {
+				return err
+			}
+		}
 		w.scanned++
 		w.bytes += int64(len(ev.Message))
 		if ev.Timestamp < x.o.Start || ev.Timestamp >= x.o.End {
@@ -514,4 +523,54 @@ func (q *Query) print(rows []*row) [][]Field {
 		out = append(out, fs)
 	}
 	return out
+}
+
+// planBlock is ScanRequest.PlanBlock: a block whose constants decide a
+// head filter conjunct to false is skipped, and one whose constants hold
+// every JSON field the query reads needs no message unless the query
+// reads @message itself.
+func (q *Query) planBlock(consts []Constant) (skip, needMessages bool) {
+	find := func(name string) (string, bool) {
+		for _, c := range consts {
+			if c.Name == name {
+				return c.JSON, true
+			}
+		}
+		return "", false
+	}
+	needMessages = q.readsMessage
+	for name := range q.json.wanted {
+		if _, ok := find(name); !ok {
+			needMessages = true
+			break
+		}
+	}
+	var r *row
+	for _, bc := range q.blockConds {
+		ok := true
+		for _, n := range bc.names {
+			if _, found := find(n); !found {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		if r == nil {
+			// A row whose only values are the block's constants: the
+			// conjunct reads nothing else.
+			r = newRow(q)
+			r.isEvent, r.jsonLoaded = true, true
+			for _, c := range consts {
+				if s, ok := q.slotOf[c.Name]; ok && q.kinds[s] == slotJSON {
+					r.set(s, jsonValue(c.JSON))
+				}
+			}
+		}
+		if !bc.fn(r).Truthy() {
+			return true, false
+		}
+	}
+	return false, needMessages
 }

@@ -1,6 +1,8 @@
 package insights
 
 import (
+	"errors"
+	"slices"
 	"strings"
 
 	"github.com/kinsight/kinsight/internal/insights/value"
@@ -27,6 +29,15 @@ type row struct {
 	// pathBuf and found are loadJSON's scratch, reused across events.
 	pathBuf []byte
 	found   []foundValue
+	// block is the store block of the events being reset into r; when
+	// its constants hold every JSON field the query reads, consts are
+	// those fields' slots and values, set on each reset instead of
+	// parsing the message.
+	block  *Block
+	consts []foundValue
+	// noMsg: the block's messages were not read, so the filters'
+	// substring prefilter cannot run (the filters themselves still do).
+	noMsg bool
 }
 
 func newRow(q *Query) *row {
@@ -42,6 +53,38 @@ func (r *row) reset(ev *Event) {
 	r.isEvent = true
 	r.jsonLoaded = false
 	clear(r.has)
+	if r.consts != nil {
+		for _, c := range r.consts {
+			r.set(c.slot, c.v)
+		}
+		r.jsonLoaded = true
+	}
+}
+
+// useBlock prepares r for events of block b (nil: no block).
+func (r *row) useBlock(b *Block) error {
+	r.block, r.consts, r.noMsg = b, r.consts[:0], false
+	if b == nil {
+		r.consts = nil
+		return nil
+	}
+	p := &r.q.json
+	for _, s := range p.slots {
+		i := slices.IndexFunc(b.Constants, func(c Constant) bool { return c.Name == r.q.names[s] })
+		if i < 0 {
+			// Not every field is constant: parse each message, as
+			// without a block.
+			r.consts = nil
+			break
+		}
+		r.consts = append(r.consts, foundValue{slot: s, v: jsonValue(b.Constants[i].JSON)})
+	}
+	r.noMsg = b.NoMessage
+	if b.NoMessage && (r.consts == nil && len(p.slots) > 0 || r.q.readsMessage) {
+		// PlanBlock says such a block needs its messages.
+		return errors.New("insights: the store left out messages the query needs")
+	}
+	return nil
 }
 
 // clone copies r for keeping after the worker moves on.

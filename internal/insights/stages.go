@@ -89,7 +89,7 @@ func streaming(s stage) bool {
 func apply(s stage, r *row) bool {
 	switch s := s.(type) {
 	case *filterStage:
-		if s.pre != nil && r.isEvent && !s.pre(r.contains) {
+		if s.pre != nil && r.isEvent && !r.noMsg && !s.pre(r.contains) {
 			return false
 		}
 		return s.cond(r).Truthy()

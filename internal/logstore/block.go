@@ -1,15 +1,19 @@
 package logstore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
 )
 
 // A block is up to BlockMaxBytes of one stream's events in (ts, seq) order,
-// stored column by column so each column compresses well, then zstd'd:
+// stored column by column so each column compresses well:
 //
 //	uvarint count
 //	count × zigzag varint   timestamp delta (first from 0)
@@ -17,8 +21,17 @@ import (
 //	count × zigzag varint   ingestion time delta
 //	count × uvarint         message length
 //	message bytes, concatenated
+//
+// Version 1 parts compress all of it as one zstd frame. Version 2 parts
+// compress the small columns (everything before the message bytes) as one
+// frame and the message bytes as a second, so a query that needs no message
+// (stats count(*) by bin(5m)) decompresses a few percent of the block. The
+// two frames concatenated decode (zstd decodes frame after frame) to exactly
+// the version 1 layout, so a full read is the same code for both versions.
 
-func encodeBlockRaw(dst []byte, evs []headEvent) []byte {
+// encodeBlockRaw appends the block's raw layout to dst and returns it with
+// the length of its columns section (where the message bytes begin).
+func encodeBlockRaw(dst []byte, evs []headEvent) ([]byte, int) {
 	dst = binary.AppendUvarint(dst, uint64(len(evs)))
 	var pts int64
 	for _, e := range evs {
@@ -38,13 +51,15 @@ func encodeBlockRaw(dst []byte, evs []headEvent) []byte {
 	for _, e := range evs {
 		dst = binary.AppendUvarint(dst, uint64(len(e.msg)))
 	}
+	cols := len(dst)
 	for _, e := range evs {
 		dst = append(dst, e.msg...)
 	}
-	return dst
+	return dst, cols
 }
 
-// decodedBlock is a block's events; msgs point into data.
+// decodedBlock is a block's events; msgs point into data. A block decoded
+// without its messages (columnsOnly) has msgs nil.
 type decodedBlock struct {
 	ts     []int64
 	seq    []uint64
@@ -59,14 +74,17 @@ func (b *decodedBlock) sizeBytes() int64 {
 	return int64(cap(b.data)) + int64(len(b.ts))*(8+8+8+16)
 }
 
-func decodeBlockRaw(raw []byte) (*decodedBlock, error) {
+// decodeBlockRaw decodes a block's raw layout; with columnsOnly, raw is
+// only the columns section and the block has no messages.
+func decodeBlockRaw(raw []byte, columnsOnly bool) (*decodedBlock, error) {
 	d := decoder{b: raw}
 	n := d.uvarint()
-	if d.err != nil || n > uint64(len(raw)) {
+	// Every event takes at least 4 bytes of columns.
+	if d.err != nil || n > uint64(len(raw))/4 {
 		return nil, fmt.Errorf("block header: %w", errCorruptRecord)
 	}
 	b := &decodedBlock{
-		ts: make([]int64, n), seq: make([]uint64, n), ingest: make([]int64, n), msgs: make([]string, n), data: raw,
+		ts: make([]int64, n), seq: make([]uint64, n), ingest: make([]int64, n), data: raw,
 	}
 	var v int64
 	for i := range b.ts {
@@ -86,12 +104,23 @@ func decodeBlockRaw(raw []byte) (*decodedBlock, error) {
 	lens := make([]int, n)
 	total := 0
 	for i := range lens {
-		lens[i] = int(d.uvarint())
+		l := d.uvarint()
+		if l > uint64(len(raw)) {
+			return nil, fmt.Errorf("block body: %w", errCorruptRecord)
+		}
+		lens[i] = int(l)
 		total += lens[i]
+	}
+	if columnsOnly {
+		if d.err != nil || len(d.b) != 0 {
+			return nil, fmt.Errorf("block columns: %w", errCorruptRecord)
+		}
+		return b, nil
 	}
 	if d.err != nil || total < 0 || total != len(d.b) {
 		return nil, fmt.Errorf("block body: %w", errCorruptRecord)
 	}
+	b.msgs = make([]string, n)
 	rest := d.b
 	for i, l := range lens {
 		if l > 0 {
@@ -122,7 +151,9 @@ func newCodec(level int) (*codec, error) {
 	case 4:
 		lvl = zstd.SpeedBestCompression
 	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(lvl), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+	// Parts and WAL frames carry their own CRC-32C, checked before
+	// decompressing: zstd's xxhash checksum would only repeat it.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(lvl), zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithEncoderCRC(false))
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +161,7 @@ func newCodec(level int) (*codec, error) {
 	if err != nil {
 		return nil, err
 	}
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20), zstd.IgnoreChecksum(true))
 	if err != nil {
 		return nil, err
 	}
@@ -141,4 +172,359 @@ func (c *codec) close() {
 	c.enc.Close()
 	c.walEnc.Close()
 	c.dec.Close()
+}
+
+// Constant is a field of JSON messages whose value is the same in every
+// event of a block: Name is the flattened dotted path (kubernetes.pod_name),
+// JSON the value's exact JSON text (a string with its quotes, a number,
+// true, false or null).
+type Constant struct{ Name, JSON string }
+
+// Bounds on what a block records as constant, so an index entry stays small
+// (they are kept in memory for every block of every open part).
+const (
+	maxConstants     = 32
+	maxConstantBytes = 256  // name + value of one constant
+	maxConstantTotal = 2048 // all of a block's constants
+	maxConstDepth    = 32
+)
+
+// blockConstants finds the scalar fields that hold the same JSON text in
+// every message of evs. It is deliberately strict so that reading a
+// constant gives exactly what parsing each message would: every message
+// must be one valid JSON object with no key escapes and no flattened path
+// that occurs twice (duplicate keys, or "a.b" beside {"a":{"b"}}); fields
+// under arrays are not recorded. Anything else gives no constants.
+func blockConstants(evs []headEvent) []Constant {
+	if len(evs) == 0 {
+		return nil
+	}
+	var f jsonFlattener
+	if !f.flatten(evs[0].msg) {
+		return nil
+	}
+	var cands []Constant
+	total := 0
+	for _, l := range f.leaves {
+		if l.inArray || len(cands) >= maxConstants {
+			continue
+		}
+		name, val := f.name(l), evs[0].msg[l.v0:l.v1]
+		if n := len(name) + len(val); n <= maxConstantBytes && total+n <= maxConstantTotal {
+			cands = append(cands, Constant{Name: name, JSON: val})
+			total += n
+		}
+	}
+	for _, e := range evs[1:] {
+		if len(cands) == 0 {
+			return nil
+		}
+		if !f.flatten(e.msg) {
+			return nil
+		}
+		keep := cands[:0]
+		for _, c := range cands {
+			if f.has(c, e.msg) {
+				keep = append(keep, c)
+			}
+		}
+		cands = keep
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	// Names and values are copied out of the messages, which the caller
+	// may reuse.
+	out := make([]Constant, len(cands))
+	for i, c := range cands {
+		out[i] = Constant{Name: strings.Clone(c.Name), JSON: strings.Clone(c.JSON)}
+	}
+	return out
+}
+
+// jsonFlattener parses one JSON object strictly (RFC 8259) and lists its
+// scalar leaves by flattened path, as Logs Insights names them.
+type jsonFlattener struct {
+	s      string
+	i      int
+	path   []byte
+	paths  []byte     // every path of the message, concatenated
+	spans  [][2]int32 // each path's span in paths, containers included
+	leaves []jsonLeaf
+	order  []int32 // spans sorted, for the duplicate check
+}
+
+type jsonLeaf struct {
+	p0, p1  int32 // path span in paths
+	v0, v1  int   // value span in the message
+	inArray bool
+}
+
+func (f *jsonFlattener) name(l jsonLeaf) string { return string(f.paths[l.p0:l.p1]) }
+
+// has reports whether the last flattened message holds c's value at c's
+// path.
+func (f *jsonFlattener) has(c Constant, msg string) bool {
+	for _, l := range f.leaves {
+		if !l.inArray && string(f.paths[l.p0:l.p1]) == c.Name {
+			return msg[l.v0:l.v1] == c.JSON
+		}
+	}
+	return false
+}
+
+func (f *jsonFlattener) flatten(msg string) bool {
+	f.s, f.i = msg, 0
+	f.path, f.paths, f.spans, f.leaves = f.path[:0], f.paths[:0], f.spans[:0], f.leaves[:0]
+	f.ws()
+	if f.i >= len(f.s) || f.s[f.i] != '{' {
+		return false
+	}
+	if !f.value(0, false) {
+		return false
+	}
+	f.ws()
+	if f.i != len(f.s) {
+		return false
+	}
+	// No path may occur twice.
+	f.order = f.order[:0]
+	for i := range f.spans {
+		f.order = append(f.order, int32(i))
+	}
+	key := func(i int32) []byte { sp := f.spans[i]; return f.paths[sp[0]:sp[1]] }
+	slices.SortFunc(f.order, func(a, b int32) int { return bytes.Compare(key(a), key(b)) })
+	for i := 1; i < len(f.order); i++ {
+		if bytes.Equal(key(f.order[i-1]), key(f.order[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *jsonFlattener) ws() {
+	for f.i < len(f.s) {
+		switch f.s[f.i] {
+		case ' ', '\t', '\n', '\r':
+			f.i++
+		default:
+			return
+		}
+	}
+}
+
+// notePath records the current path (not for the top-level object).
+func (f *jsonFlattener) notePath() (int32, int32) {
+	p0 := int32(len(f.paths))
+	f.paths = append(f.paths, f.path...)
+	p1 := int32(len(f.paths))
+	f.spans = append(f.spans, [2]int32{p0, p1})
+	return p0, p1
+}
+
+// value parses the value at f.i, whose path is f.path; depth 0 is the
+// message itself.
+func (f *jsonFlattener) value(depth int, inArray bool) bool {
+	if depth > maxConstDepth || f.i >= len(f.s) {
+		return false
+	}
+	var p0, p1 int32
+	if depth > 0 {
+		p0, p1 = f.notePath()
+	}
+	switch c := f.s[f.i]; {
+	case c == '{':
+		f.i++
+		f.ws()
+		if f.i < len(f.s) && f.s[f.i] == '}' {
+			f.i++
+			return true
+		}
+		for {
+			f.ws()
+			if f.i >= len(f.s) || f.s[f.i] != '"' {
+				return false
+			}
+			k0 := f.i + 1
+			if !f.str() {
+				return false
+			}
+			key := f.s[k0 : f.i-1]
+			if strings.IndexByte(key, '\\') >= 0 {
+				return false // an escaped key: leave the decoding to the reader
+			}
+			base := len(f.path)
+			if depth > 0 {
+				f.path = append(f.path, '.')
+			}
+			f.path = append(f.path, key...)
+			f.ws()
+			if f.i >= len(f.s) || f.s[f.i] != ':' {
+				return false
+			}
+			f.i++
+			f.ws()
+			if !f.value(depth+1, inArray) {
+				return false
+			}
+			f.path = f.path[:base]
+			f.ws()
+			if f.i >= len(f.s) {
+				return false
+			}
+			switch f.s[f.i] {
+			case ',':
+				f.i++
+			case '}':
+				f.i++
+				return true
+			default:
+				return false
+			}
+		}
+	case c == '[':
+		f.i++
+		f.ws()
+		if f.i < len(f.s) && f.s[f.i] == ']' {
+			f.i++
+			return true
+		}
+		for n := 0; ; n++ {
+			base := len(f.path)
+			if depth > 0 {
+				f.path = append(f.path, '.')
+			}
+			f.path = strconv.AppendInt(f.path, int64(n), 10)
+			f.ws()
+			if !f.value(depth+1, true) {
+				return false
+			}
+			f.path = f.path[:base]
+			f.ws()
+			if f.i >= len(f.s) {
+				return false
+			}
+			switch f.s[f.i] {
+			case ',':
+				f.i++
+			case ']':
+				f.i++
+				return true
+			default:
+				return false
+			}
+		}
+	}
+	v0 := f.i
+	if !f.scalar() {
+		return false
+	}
+	f.leaves = append(f.leaves, jsonLeaf{p0: p0, p1: p1, v0: v0, v1: f.i, inArray: inArray})
+	return true
+}
+
+func (f *jsonFlattener) scalar() bool {
+	s := f.s[f.i:]
+	switch s[0] {
+	case '"':
+		return f.str()
+	case 't':
+		return f.lit("true")
+	case 'f':
+		return f.lit("false")
+	case 'n':
+		return f.lit("null")
+	}
+	// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(s) && s[i] == '0' {
+		i++
+	} else if digits() == 0 {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	f.i += i
+	return true
+}
+
+func (f *jsonFlattener) lit(w string) bool {
+	if !strings.HasPrefix(f.s[f.i:], w) {
+		return false
+	}
+	f.i += len(w)
+	return true
+}
+
+// str reads a string at f.i (a '"') and checks its escapes. Control
+// characters are checked only in the short strings that can become keys
+// or constants (long ones cannot, and scanning them byte by byte is what
+// this parser must not do to every message).
+func (f *jsonFlattener) str() bool {
+	i := f.i + 1
+	start := i
+	for {
+		q := strings.IndexByte(f.s[i:], '"')
+		if q < 0 {
+			return false
+		}
+		b := strings.IndexByte(f.s[i:i+q], '\\')
+		if b < 0 {
+			i += q
+			break
+		}
+		i += b
+		if i+1 >= len(f.s) {
+			return false
+		}
+		switch f.s[i+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i += 2
+		case 'u':
+			if i+6 > len(f.s) {
+				return false
+			}
+			for _, c := range []byte(f.s[i+2 : i+6]) {
+				if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+					return false
+				}
+			}
+			i += 6
+		default:
+			return false
+		}
+	}
+	if i-start <= maxConstantBytes {
+		for _, c := range []byte(f.s[start:i]) {
+			if c < 0x20 {
+				return false
+			}
+		}
+	}
+	f.i = i + 1
+	return true
 }

@@ -16,9 +16,12 @@ type blockCache struct {
 	items map[blockKey]*list.Element
 }
 
+// blockKey names a decoded block; columnsOnly entries hold a block
+// decoded without its messages.
 type blockKey struct {
-	part  *part
-	block int
+	part        *part
+	block       int
+	columnsOnly bool
 }
 
 type cacheEntry struct {

@@ -25,7 +25,9 @@ const (
 	partMagic     = "KSPART1\n"
 	partEndMagic  = "KSPEND1\n"
 	partFooterLen = 16
-	partVersion   = 1
+	// partVersion is what new parts are written as; version 1 parts (one
+	// zstd frame per block, no constants) stay readable.
+	partVersion = 2
 )
 
 type blockMeta struct {
@@ -40,6 +42,11 @@ type blockMeta struct {
 	crc          uint32
 	bloomOff     uint64
 	bloomWords   uint32
+	// Version 2: colsSize is the compressed size of the columns frame at
+	// the start of the block (0 in version 1 parts: no separate frame),
+	// consts the block's constant fields.
+	colsSize uint32
+	consts   []Constant
 }
 
 type partMeta struct {
@@ -120,10 +127,18 @@ func (pw *partWriter) addBlock(groupID, streamID uint64, evs []headEvent) error 
 	if len(evs) == 0 {
 		return nil
 	}
-	pw.raw = encodeBlockRaw(pw.raw[:0], evs)
-	pw.comp = pw.codec.enc.EncodeAll(pw.raw, pw.comp[:0])
-	pw.bloom.reset()
+	var cols int
+	pw.raw, cols = encodeBlockRaw(pw.raw[:0], evs)
 	bm := blockMeta{streamID: streamID, minTs: evs[0].ts, maxTs: evs[0].ts, count: uint32(len(evs))}
+	if pw.meta.Version < 2 {
+		pw.comp = pw.codec.enc.EncodeAll(pw.raw, pw.comp[:0])
+	} else {
+		pw.comp = pw.codec.enc.EncodeAll(pw.raw[:cols], pw.comp[:0])
+		bm.colsSize = uint32(len(pw.comp))
+		pw.comp = pw.codec.enc.EncodeAll(pw.raw[cols:], pw.comp)
+		bm.consts = blockConstants(evs)
+	}
+	pw.bloom.reset()
 	var raw int64
 	for _, e := range evs {
 		bm.minTs = min(bm.minTs, e.ts)
@@ -156,9 +171,21 @@ func (pw *partWriter) addBlock(groupID, streamID uint64, evs []headEvent) error 
 }
 
 // copyBlock appends block i of src unchanged: compressed bytes and bloom
-// filter are copied, not rebuilt.
+// filter are copied, not rebuilt. A block of a version 1 part is
+// re-encoded instead, so merges turn old parts into the current version.
 func (pw *partWriter) copyBlock(groupID uint64, src *part, i int) error {
 	bm := src.blocks[i]
+	if src.meta.Version < pw.meta.Version {
+		db, err := src.readBlock(i, pw.codec, false)
+		if err != nil {
+			return err
+		}
+		evs := make([]headEvent, db.len())
+		for j := range evs {
+			evs[j] = headEvent{ts: db.ts[j], seq: db.seq[j], ingest: db.ingest[j], msg: db.msgs[j]}
+		}
+		return pw.addBlock(groupID, bm.streamID, evs)
+	}
 	comp := make([]byte, bm.size)
 	if _, err := src.f.ReadAt(comp, int64(bm.off)); err != nil {
 		return fmt.Errorf("%s: block %d: %w", src.path, i, err)
@@ -206,7 +233,7 @@ func (pw *partWriter) finish() error {
 		}
 		pw.off += int64(len(buf))
 	}
-	idx := encodeIndex(pw.blocks)
+	idx := encodeIndex(pw.blocks, pw.meta.Version)
 	pw.meta.IndexOff, pw.meta.IndexLen = pw.off, int64(len(idx))
 	pw.meta.IndexCRC = crc32.Checksum(idx, castagnoli)
 	pw.meta.Blocks = len(pw.blocks)
@@ -246,7 +273,7 @@ func (pw *partWriter) abort() {
 	os.Remove(pw.tmp)
 }
 
-func encodeIndex(blocks []blockMeta) []byte {
+func encodeIndex(blocks []blockMeta, version int) []byte {
 	b := binary.AppendUvarint(nil, uint64(len(blocks)))
 	for _, m := range blocks {
 		b = binary.AppendUvarint(b, m.streamID)
@@ -261,11 +288,22 @@ func encodeIndex(blocks []blockMeta) []byte {
 		b = binary.LittleEndian.AppendUint32(b, m.crc)
 		b = binary.AppendUvarint(b, m.bloomOff)
 		b = binary.AppendUvarint(b, uint64(m.bloomWords))
+		if version < 2 {
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(m.colsSize))
+		b = binary.AppendUvarint(b, uint64(len(m.consts)))
+		for _, c := range m.consts {
+			b = binary.AppendUvarint(b, uint64(len(c.Name)))
+			b = append(b, c.Name...)
+			b = binary.AppendUvarint(b, uint64(len(c.JSON)))
+			b = append(b, c.JSON...)
+		}
 	}
 	return b
 }
 
-func decodeIndex(b []byte) ([]blockMeta, error) {
+func decodeIndex(b []byte, version int) ([]blockMeta, error) {
 	d := decoder{b: b}
 	n := d.uvarint()
 	if d.err != nil || n > uint64(len(b)) {
@@ -289,6 +327,35 @@ func decodeIndex(b []byte) ([]blockMeta, error) {
 		}
 		m.bloomOff = d.uvarint()
 		m.bloomWords = uint32(d.uvarint())
+		if version < 2 {
+			continue
+		}
+		cs := d.uvarint()
+		if cs > uint64(m.size) {
+			return nil, errCorruptRecord
+		}
+		m.colsSize = uint32(cs)
+		nc := d.uvarint()
+		if nc > maxConstants {
+			return nil, errCorruptRecord
+		}
+		if nc > 0 {
+			m.consts = make([]Constant, nc)
+		}
+		for j := range m.consts {
+			var kv [2]string
+			for k := range kv {
+				n := d.uvarint()
+				if n > maxConstantBytes {
+					return nil, errCorruptRecord
+				}
+				kv[k] = string(d.bytes(int(n)))
+			}
+			m.consts[j] = Constant{Name: kv[0], JSON: kv[1]}
+		}
+		if d.err != nil {
+			return nil, d.err
+		}
 	}
 	if d.err != nil {
 		return nil, d.err
@@ -357,7 +424,7 @@ func readPart(f *os.File, path string) (*part, error) {
 	if err := json.Unmarshal(meta, &p.meta); err != nil {
 		return nil, fmt.Errorf("%w: meta: %v", errBadPart, err)
 	}
-	if p.meta.Version != partVersion {
+	if p.meta.Version != 1 && p.meta.Version != 2 {
 		return nil, fmt.Errorf("%w: version %d", errBadPart, p.meta.Version)
 	}
 	if p.meta.IndexOff < 0 || p.meta.IndexLen < 0 || p.meta.IndexOff+p.meta.IndexLen > size {
@@ -370,7 +437,7 @@ func readPart(f *os.File, path string) (*part, error) {
 	if crc32.Checksum(idx, castagnoli) != p.meta.IndexCRC {
 		return nil, fmt.Errorf("%w: index checksum", errBadPart)
 	}
-	if p.blocks, err = decodeIndex(idx); err != nil {
+	if p.blocks, err = decodeIndex(idx, p.meta.Version); err != nil {
 		return nil, fmt.Errorf("%w: index: %v", errBadPart, err)
 	}
 	for _, b := range p.blocks {
@@ -422,8 +489,10 @@ func (p *part) readBloom(i int) ([]uint64, error) {
 	return words, nil
 }
 
-// readBlock reads, checks and decompresses block i.
-func (p *part) readBlock(i int, c *codec) (*decodedBlock, error) {
+// readBlock reads, checks and decompresses block i. With columnsOnly, a
+// version 2 block decompresses only its columns frame (the messages stay
+// nil); a version 1 block has no such frame and is decoded whole.
+func (p *part) readBlock(i int, c *codec, columnsOnly bool) (*decodedBlock, error) {
 	b := p.blocks[i]
 	comp := make([]byte, b.size)
 	if _, err := p.f.ReadAt(comp, int64(b.off)); err != nil {
@@ -432,16 +501,35 @@ func (p *part) readBlock(i int, c *codec) (*decodedBlock, error) {
 	if crc32.Checksum(comp, castagnoli) != b.crc {
 		return nil, fmt.Errorf("%s: block %d: %w: checksum mismatch", p.path, i, errBadPart)
 	}
-	raw, err := c.dec.DecodeAll(comp, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%s: block %d: %w: %v", p.path, i, errBadPart, err)
+	columnsOnly = columnsOnly && b.colsSize > 0
+	if columnsOnly {
+		comp = comp[:b.colsSize]
 	}
-	db, err := decodeBlockRaw(raw)
+	db, err := decodeBlock(comp, c, columnsOnly, int(b.rawBytes))
 	if err != nil {
 		return nil, fmt.Errorf("%s: block %d: %w", p.path, i, err)
 	}
 	if db.len() != int(b.count) {
 		return nil, fmt.Errorf("%s: block %d: %w: count", p.path, i, errBadPart)
+	}
+	return db, nil
+}
+
+// decodeBlock decompresses and decodes a block's compressed bytes (or only
+// its columns frame).
+func decodeBlock(comp []byte, c *codec, columnsOnly bool, rawBytes int) (*decodedBlock, error) {
+	var dst []byte
+	if !columnsOnly && rawBytes > 0 && rawBytes < 1<<28 {
+		// The columns take a few bytes per event on top of the messages.
+		dst = make([]byte, 0, rawBytes+rawBytes/8+64)
+	}
+	raw, err := c.dec.DecodeAll(comp, dst)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadPart, err)
+	}
+	db, err := decodeBlockRaw(raw, columnsOnly)
+	if err != nil {
+		return nil, err
 	}
 	return db, nil
 }

@@ -332,7 +332,7 @@ func (m *merger) fill(c *cursor) bool {
 	if c.done {
 		return false
 	}
-	b, err := m.s.loadBlock(c.p, c.block)
+	b, err := m.s.loadBlock(c.p, c.block, false)
 	if err != nil {
 		m.err = err
 		return false
@@ -366,15 +366,26 @@ func (m *merger) fill(c *cursor) bool {
 	return true
 }
 
-// loadBlock returns a decoded block through the cache.
-func (s *Store) loadBlock(p *part, i int) (*decodedBlock, error) {
-	k := blockKey{p, i}
+// loadBlock returns a decoded block through the cache. With columnsOnly
+// the block's messages may be missing (msgs nil); a cached whole block
+// serves such a read too.
+func (s *Store) loadBlock(p *part, i int, columnsOnly bool) (*decodedBlock, error) {
+	k := blockKey{p, i, false}
 	if b := s.cache.get(k); b != nil {
 		s.m.cacheHits.Inc()
 		return b, nil
 	}
+	if columnsOnly && p.blocks[i].colsSize > 0 {
+		k.columnsOnly = true
+		if b := s.cache.get(k); b != nil {
+			s.m.cacheHits.Inc()
+			return b, nil
+		}
+	} else {
+		columnsOnly = false
+	}
 	s.m.cacheMisses.Inc()
-	b, err := p.readBlock(i, s.codec)
+	b, err := p.readBlock(i, s.codec, columnsOnly)
 	if err != nil {
 		return nil, err
 	}

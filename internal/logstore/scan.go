@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sort"
+	"sync"
 )
 
 // Scan is the read path of Logs Insights: it hands over every event of a
@@ -38,6 +40,15 @@ type ScanQuery struct {
 	// block's substring oracle (see Filter.MayMatch); false skips the block.
 	// Head events have no oracle and are always handed over.
 	MayMatch func(mayContain func(substr string) bool) bool
+	// PlanBlock, when set, is asked before a block is decompressed (after
+	// the time and bloom tests), with the block's constant fields (see
+	// Constant; often none): skip drops the block unread, and
+	// needMessages false lets the scan decompress only the block's
+	// timestamps, sequence numbers and ingestion times, handing over
+	// Records with empty Messages (ScanBatch.NoMessages). It may be called
+	// from several goroutines at once. Head events have no constants and
+	// are always handed over whole.
+	PlanBlock func(consts []Constant) (skip, needMessages bool)
 	// Newest, when > 0, says only the newest Newest events matter: blocks
 	// are read newest first and the scan stops once no unread block can
 	// hold an event newer than the Newest-th newest handed over so far.
@@ -48,9 +59,24 @@ type ScanQuery struct {
 type ScanStats struct {
 	// RecordsScanned counts the events in range handed to fn.
 	RecordsScanned int64
-	// BytesScanned counts message bytes of the blocks decompressed (all of
-	// a block's events, in range or not) and of the head events handed over.
+	// BytesScanned counts message bytes of the blocks whose messages were
+	// decompressed (all of a block's events, in range or not) and of the
+	// head events handed over.
 	BytesScanned int64
+}
+
+// ScanBatch is one batch of ScanBlocks: events of one block, or of one
+// stream's slice of a head.
+type ScanBatch struct {
+	// Records are the batch's events in range. The slice is reused after
+	// fn returns; the strings are not.
+	Records []Record
+	// Constants are fields whose value is the same in every event of the
+	// block (nil for head events and blocks without any).
+	Constants []Constant
+	// NoMessages is set when PlanBlock said the messages were not needed:
+	// every Record's Message is empty.
+	NoMessages bool
 }
 
 // Scan calls fn with batches of the group's events in [q.Start, q.End),
@@ -60,6 +86,27 @@ type ScanStats struct {
 // and is returned. No store lock is held while fn runs, so a slow consumer
 // delays nothing but the removal of parts merged away during the scan.
 func (s *Store) Scan(ctx context.Context, group string, q ScanQuery, fn func([]Record) error) (ScanStats, error) {
+	return s.ScanBlocks(ctx, group, q, func(b *ScanBatch) error { return fn(b.Records) })
+}
+
+// scanJob is one run of a scan on its way to fn: a head slice, or a block
+// being decompressed by a worker.
+type scanJob struct {
+	r       *run
+	noMsg   bool
+	consts  []Constant
+	done    chan struct{}
+	b       *decodedBlock
+	err     error
+	skipped bool // PlanBlock dropped it
+}
+
+// ScanBlocks is Scan with each batch's block constants. Blocks are
+// decompressed by up to GOMAXPROCS workers, a few blocks ahead of fn, and
+// handed to fn in the same order as one goroutine would (so q.Newest's
+// early stop sees the same events); fn is called from the calling
+// goroutine only.
+func (s *Store) ScanBlocks(ctx context.Context, group string, q ScanQuery, fn func(*ScanBatch) error) (ScanStats, error) {
 	var st ScanStats
 	s.cat.mu.RLock()
 	g := s.cat.byName[group]
@@ -92,6 +139,14 @@ func (s *Store) Scan(ctx context.Context, group string, q ScanQuery, fn func([]R
 	sc := &scan{start: q.Start, end: q.End, cutoff: cutoff}
 	sn := s.snapshot(q.Start, q.End)
 	defer sn.release()
+	// Registered after release, so it runs first: no worker may read a
+	// part after the snapshot lets it go.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	// Cancelled on return (before the wait), so blocks decompressed ahead
+	// of an early stop or an error are not finished for nobody.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	runs := s.runsFor(sn, ids, sc)
 	if q.Newest > 0 {
 		sort.Slice(runs, func(i, j int) bool { return runs[i].maxTs > runs[j].maxTs })
@@ -108,8 +163,22 @@ func (s *Store) Scan(ctx context.Context, group string, q ScanQuery, fn func([]R
 			return runs[i].block < runs[j].block
 		})
 	}
+	workers := max(runtime.GOMAXPROCS(0), 1)
+	// Blocks decompressed ahead of fn: enough to keep every worker busy
+	// while fn consumes one; a newest-first scan, which usually stops
+	// after a block or two, reads less ahead so it wastes little.
+	ahead := 2 * workers
+	if q.Newest > 0 {
+		ahead = workers
+	}
+	sem := make(chan struct{}, workers)
 	var top tsHeap // the Newest newest timestamps handed over
-	batch := make([]Record, 0, 256)
+	stopNewest := func(r *run) bool {
+		// Ties at the boundary still get read: which of equal timestamps
+		// is "newest" is the caller's (seq) order, not ours to guess.
+		return q.Newest > 0 && top.Len() >= q.Newest && r.maxTs < top[0]
+	}
+	batch := &ScanBatch{Records: make([]Record, 0, 256)}
 	// noteTs keeps top; only Newest scans pay for it.
 	noteTs := func(ts int64) {
 		if top.Len() < q.Newest {
@@ -120,26 +189,98 @@ func (s *Store) Scan(ctx context.Context, group string, q ScanQuery, fn func([]R
 		}
 	}
 	flush := func() error {
-		if len(batch) == 0 {
+		if len(batch.Records) == 0 {
 			return nil
 		}
-		st.RecordsScanned += int64(len(batch))
+		st.RecordsScanned += int64(len(batch.Records))
 		err := fn(batch)
-		batch = batch[:0]
+		batch.Records = batch.Records[:0]
 		return err
 	}
-	for i := range runs {
-		r := &runs[i]
+	// prepare decides, in scan order, whether run r is read and starts
+	// decompressing it; nil means skipped.
+	prepare := func(r *run) (*scanJob, error) {
+		if r.maxTs < q.Start || q.End > 0 && r.minTs >= q.End || r.maxTs < cutoff[r.streamID] {
+			s.m.blocksRead.WithLabelValues("skipped_time").Inc()
+			return nil, nil
+		}
+		j := &scanJob{r: r, done: make(chan struct{})}
+		if r.head != nil {
+			close(j.done)
+			return j, nil
+		}
+		if q.MayMatch != nil {
+			bits, err := r.p.readBloom(r.block)
+			if err != nil {
+				return nil, err
+			}
+			if !q.MayMatch(func(sub string) bool { return bloomMayContain(bits, sub) }) {
+				s.m.blocksRead.WithLabelValues("skipped_bloom").Inc()
+				return nil, nil
+			}
+		}
+		j.consts = r.p.blocks[r.block].consts
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(j.done)
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				j.err = ctx.Err()
+				return
+			}
+			if q.PlanBlock != nil {
+				skip, need := q.PlanBlock(j.consts)
+				if skip {
+					j.skipped = true
+					return
+				}
+				j.noMsg = !need
+			}
+			j.b, j.err = s.loadBlock(r.p, r.block, j.noMsg)
+			if j.err == nil && j.b.msgs == nil {
+				j.noMsg = true
+			}
+		}()
+		return j, nil
+	}
+	var window []*scanJob
+	next := 0
+	for {
+		for len(window) < ahead && next < len(runs) {
+			r := &runs[next]
+			if stopNewest(r) {
+				next = len(runs)
+				break
+			}
+			next++
+			j, err := prepare(r)
+			if err != nil {
+				return st, err
+			}
+			if j != nil {
+				window = append(window, j)
+			}
+		}
+		if len(window) == 0 {
+			return st, nil
+		}
+		j := window[0]
+		window = window[1:]
+		r := j.r
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
-		// Ties at the boundary still get read: which of equal timestamps
-		// is "newest" is the caller's (seq) order, not ours to guess.
-		if q.Newest > 0 && top.Len() >= q.Newest && r.maxTs < top[0] {
-			break
+		if stopNewest(r) {
+			return st, nil
 		}
-		if r.maxTs < q.Start || q.End > 0 && r.minTs >= q.End || r.maxTs < cutoff[r.streamID] {
-			s.m.blocksRead.WithLabelValues("skipped_time").Inc()
+		<-j.done
+		if j.err != nil {
+			return st, j.err
+		}
+		if j.skipped {
+			s.m.blocksRead.WithLabelValues("skipped_constant").Inc()
 			continue
 		}
 		// Per run, not per event: the bounds, the stream's name and its
@@ -148,17 +289,18 @@ func (s *Store) Scan(ctx context.Context, group string, q ScanQuery, fn func([]R
 		if hi <= 0 {
 			hi = math.MaxInt64
 		}
+		batch.Constants, batch.NoMessages = nil, false
 		if r.head != nil {
 			for _, e := range r.head {
 				if e.ts < lo || e.ts >= hi {
 					continue
 				}
 				st.BytesScanned += int64(len(e.msg))
-				batch = append(batch, Record{StreamID: r.streamID, Stream: name, Timestamp: e.ts, IngestionTime: e.ingest, Seq: e.seq, Message: e.msg})
+				batch.Records = append(batch.Records, Record{StreamID: r.streamID, Stream: name, Timestamp: e.ts, IngestionTime: e.ingest, Seq: e.seq, Message: e.msg})
 				if q.Newest > 0 {
 					noteTs(e.ts)
 				}
-				if len(batch) >= scanBatch {
+				if len(batch.Records) >= scanBatch {
 					if err := flush(); err != nil {
 						return st, err
 					}
@@ -169,29 +311,23 @@ func (s *Store) Scan(ctx context.Context, group string, q ScanQuery, fn func([]R
 			}
 			continue
 		}
-		if q.MayMatch != nil {
-			bits, err := r.p.readBloom(r.block)
-			if err != nil {
-				return st, err
-			}
-			if !q.MayMatch(func(sub string) bool { return bloomMayContain(bits, sub) }) {
-				s.m.blocksRead.WithLabelValues("skipped_bloom").Inc()
-				continue
-			}
-		}
 		s.m.blocksRead.WithLabelValues("read").Inc()
-		b, err := s.loadBlock(r.p, r.block)
-		if err != nil {
-			return st, err
+		b := j.b
+		batch.Constants, batch.NoMessages = j.consts, j.noMsg
+		if !j.noMsg {
+			st.BytesScanned += int64(r.p.blocks[r.block].rawBytes)
 		}
-		st.BytesScanned += int64(r.p.blocks[r.block].rawBytes)
 		// Messages point into the cached decoded block, which is never
 		// written again; the cache only drops its reference.
-		for j, ts := range b.ts {
+		for k, ts := range b.ts {
 			if ts < lo || ts >= hi {
 				continue
 			}
-			batch = append(batch, Record{StreamID: r.streamID, Stream: name, Timestamp: ts, IngestionTime: b.ingest[j], Seq: b.seq[j], Message: b.msgs[j]})
+			rec := Record{StreamID: r.streamID, Stream: name, Timestamp: ts, IngestionTime: b.ingest[k], Seq: b.seq[k]}
+			if !j.noMsg {
+				rec.Message = b.msgs[k]
+			}
+			batch.Records = append(batch.Records, rec)
 			if q.Newest > 0 {
 				noteTs(ts)
 			}
@@ -200,7 +336,6 @@ func (s *Store) Scan(ctx context.Context, group string, q ScanQuery, fn func([]R
 			return st, err
 		}
 	}
-	return st, nil
 }
 
 // tsHeap is a min-heap of timestamps.
