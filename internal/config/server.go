@@ -37,6 +37,90 @@ type Server struct {
 	Auth Auth `yaml:"auth"`
 	// Logs configures the log store.
 	Logs LogStore `yaml:"logs"`
+	// Metrics configures the metric store (Prometheus TSDB and PromQL).
+	Metrics MetricStore `yaml:"metrics"`
+}
+
+// MetricStore configures the metric store: the Prometheus TSDB under
+// <data_dir>/metrics, the PromQL engine, remote write and the push API.
+type MetricStore struct {
+	// Retention drops data older than this. Default: 15d.
+	Retention Duration `yaml:"retention"`
+	// RetentionBytes, when > 0, also drops the oldest blocks while the
+	// blocks take more space (WAL not counted). Default: 0 (no size limit).
+	RetentionBytes ByteSize `yaml:"retention_bytes"`
+	// OutOfOrderWindow accepts samples up to this far behind the newest
+	// sample of their series. Default: 0 (refused, as in Prometheus).
+	OutOfOrderWindow Duration `yaml:"out_of_order_window"`
+	// QueryTimeout stops a PromQL query that runs longer. Default: 2m.
+	QueryTimeout Duration `yaml:"query_timeout"`
+	// MaxSamples bounds the samples one query holds at once. Default: 50000000.
+	MaxSamples int `yaml:"max_samples"`
+	// MaxConcurrentQueries bounds the queries evaluated at once; more wait.
+	// Default: 20.
+	MaxConcurrentQueries int `yaml:"max_concurrent_queries"`
+	// LookbackDelta is how far back an instant selector looks. Default: 5m.
+	LookbackDelta Duration `yaml:"lookback_delta"`
+	// MaxWriteBytes caps a remote write body after snappy decoding.
+	// Default: 32MiB.
+	MaxWriteBytes ByteSize `yaml:"max_write_bytes"`
+	// MaxWriteCompressedBytes caps a remote write or push body as sent.
+	// Default: 16MiB.
+	MaxWriteCompressedBytes ByteSize `yaml:"max_write_compressed_bytes"`
+	// PushInterval is how often pushed (Pushgateway) groups are written
+	// into the TSDB, like a Pushgateway scrape. Default: 15s.
+	PushInterval Duration `yaml:"push_interval"`
+}
+
+// DefaultMetricStore returns the metric store defaults.
+func DefaultMetricStore() MetricStore {
+	return MetricStore{
+		Retention:               Duration(15 * 24 * time.Hour),
+		QueryTimeout:            Duration(2 * time.Minute),
+		MaxSamples:              50_000_000,
+		MaxConcurrentQueries:    20,
+		LookbackDelta:           Duration(5 * time.Minute),
+		MaxWriteBytes:           32 << 20,
+		MaxWriteCompressedBytes: 16 << 20,
+		PushInterval:            Duration(15 * time.Second),
+	}
+}
+
+// Validate checks the metrics section.
+func (m *MetricStore) Validate(key string) error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if m.Retention < Duration(2*time.Hour) {
+		add("%s.retention must be at least 2h (got %s)", key, time.Duration(m.Retention))
+	}
+	if m.RetentionBytes < 0 {
+		add("%s.retention_bytes must be >= 0", key)
+	}
+	if m.OutOfOrderWindow < 0 {
+		add("%s.out_of_order_window must be >= 0", key)
+	}
+	if m.QueryTimeout <= 0 {
+		add("%s.query_timeout must be > 0", key)
+	}
+	if m.MaxSamples < 1 {
+		add("%s.max_samples must be > 0 (got %d)", key, m.MaxSamples)
+	}
+	if m.MaxConcurrentQueries < 1 || m.MaxConcurrentQueries > 1000 {
+		add("%s.max_concurrent_queries must be 1..1000 (got %d)", key, m.MaxConcurrentQueries)
+	}
+	if m.LookbackDelta < Duration(time.Second) {
+		add("%s.lookback_delta must be at least 1s (got %s)", key, time.Duration(m.LookbackDelta))
+	}
+	if m.MaxWriteCompressedBytes < 64<<10 {
+		add("%s.max_write_compressed_bytes must be at least 64KiB (got %d)", key, m.MaxWriteCompressedBytes)
+	}
+	if m.MaxWriteBytes < m.MaxWriteCompressedBytes {
+		add("%s.max_write_bytes must be at least max_write_compressed_bytes (%d)", key, m.MaxWriteCompressedBytes)
+	}
+	if m.PushInterval < Duration(time.Second) {
+		add("%s.push_interval must be at least 1s (got %s)", key, time.Duration(m.PushInterval))
+	}
+	return errors.Join(errs...)
 }
 
 // Auth holds the access keys the server accepts.
@@ -158,6 +242,7 @@ func DefaultServer() Server {
 			BlockCacheBytes:        64 << 20,
 			Insights:               DefaultInsights(),
 		},
+		Metrics: DefaultMetricStore(),
 	}
 }
 
@@ -219,6 +304,7 @@ func (s *Server) Validate(key string) error {
 		add("%s.listen %q is not a loopback address: configure %s.auth.access_keys or set %s.insecure", key, s.Listen, key, key)
 	}
 	errs = append(errs, s.Logs.Validate(key+".logs"))
+	errs = append(errs, s.Metrics.Validate(key+".metrics"))
 	return errors.Join(errs...)
 }
 

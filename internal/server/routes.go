@@ -16,6 +16,28 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /{$}", s.logsAPI)
 	// kinsight's follow stream for `kinsight logs tail -f` (docs/api.md).
 	mux.HandleFunc("GET /kinsight/v1/logs/tail", s.logsAPI.ServeTail)
+	// Metrics in: Prometheus remote write 1.0 and the Pushgateway's push
+	// API (PUT replaces a group, POST the families pushed, DELETE removes
+	// it); out: the Prometheus HTTP API, GET and form POST (docs/metrics-api.md).
+	m := s.metricsH
+	mux.HandleFunc("POST /api/v1/write", m.Write)
+	mux.HandleFunc("PUT /metrics/{rest...}", m.Push)
+	mux.HandleFunc("POST /metrics/{rest...}", m.Push)
+	mux.HandleFunc("DELETE /metrics/{rest...}", m.Push)
+	for path, h := range map[string]http.HandlerFunc{
+		"/api/v1/query":               m.Query,
+		"/api/v1/query_range":         m.QueryRange,
+		"/api/v1/series":              m.Series,
+		"/api/v1/labels":              m.Labels,
+		"/api/v1/label/{name}/values": m.LabelValues,
+		"/api/v1/metadata":            m.Metadata,
+		"/api/v1/query_exemplars":     m.QueryExemplars,
+		"/api/v1/status/buildinfo":    m.BuildInfo,
+		"/api/v1/format_query":        m.FormatQuery,
+	} {
+		mux.HandleFunc("GET "+path, h)
+		mux.HandleFunc("POST "+path, h)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")

@@ -22,6 +22,7 @@ import (
 	"github.com/kinsight/kinsight/internal/config"
 	"github.com/kinsight/kinsight/internal/cwlogs"
 	"github.com/kinsight/kinsight/internal/logstore"
+	"github.com/kinsight/kinsight/internal/metricstore"
 )
 
 // Server is a running kinsight server.
@@ -31,6 +32,8 @@ type Server struct {
 	reg      *prometheus.Registry
 	logs     *logstore.Store
 	logsAPI  *cwlogs.Handler
+	metrics  *metricstore.Store
+	metricsH *metricstore.Handler
 	verifier *auth.Verifier
 	ln       net.Listener
 	ready    atomic.Bool
@@ -100,6 +103,34 @@ func New(cfg config.Server, opts Options) (*Server, error) {
 		ln.Close()
 		return nil, fmt.Errorf("open saved queries: %w", err)
 	}
+	start = time.Now()
+	mc := cfg.Metrics
+	metrics, err := metricstore.Open(filepath.Join(cfg.DataDir, "metrics"), metricstore.Options{
+		Retention:               time.Duration(mc.Retention),
+		RetentionBytes:          int64(mc.RetentionBytes),
+		OutOfOrderWindow:        time.Duration(mc.OutOfOrderWindow),
+		QueryTimeout:            time.Duration(mc.QueryTimeout),
+		MaxSamples:              mc.MaxSamples,
+		MaxConcurrentQueries:    mc.MaxConcurrentQueries,
+		LookbackDelta:           time.Duration(mc.LookbackDelta),
+		MaxWriteBytes:           int64(mc.MaxWriteBytes),
+		MaxWriteCompressedBytes: int64(mc.MaxWriteCompressedBytes),
+		PushInterval:            time.Duration(mc.PushInterval),
+		Logger:                  log.With("component", "metricstore"),
+		Registerer:              reg,
+	})
+	if err != nil {
+		s.logsAPI.Close()
+		logs.Close()
+		ln.Close()
+		return nil, fmt.Errorf("open metric store: %w", err)
+	}
+	s.metrics = metrics
+	log.Info("metric store open", "dir", filepath.Join(cfg.DataDir, "metrics"), "took", time.Since(start).Round(time.Millisecond))
+	s.metricsH = metricstore.NewHandler(metrics, metricstore.HandlerOptions{
+		Verifier: s.verifier, Keys: cfg.Auth.AccessKeys, Version: opts.Version,
+		Logger: log.With("component", "metrics-api"),
+	})
 	return s, nil
 }
 
@@ -109,6 +140,9 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // Registry holds the server's metrics, served at /metrics; `kinsight up`
 // registers its agent's there too.
 func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+// MetricStore is the server's metric store.
+func (s *Server) MetricStore() *metricstore.Store { return s.metrics }
 
 // LogStore is the server's log store.
 func (s *Server) LogStore() *logstore.Store { return s.logs }
@@ -154,6 +188,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if cerr := s.logs.Shutdown(fctx); cerr != nil && !errors.Is(cerr, logstore.ErrClosed) {
 		err = errors.Join(err, fmt.Errorf("close log store: %w", cerr))
 	}
+	if cerr := s.metrics.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close metric store: %w", cerr))
+	}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return errors.Join(serveErr, err)
 	}
@@ -167,5 +204,5 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.ln.Close()
 	s.logsAPI.Close()
-	return s.logs.Close()
+	return errors.Join(s.logs.Close(), s.metrics.Close())
 }
