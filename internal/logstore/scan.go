@@ -45,9 +45,9 @@ type ScanQuery struct {
 	// Constant; often none): skip drops the block unread, and
 	// needMessages false lets the scan decompress only the block's
 	// timestamps, sequence numbers and ingestion times, handing over
-	// Records with empty Messages (ScanBatch.NoMessages). It may be called
-	// from several goroutines at once. Head events have no constants and
-	// are always handed over whole.
+	// Records with empty Messages (ScanBatch.NoMessages). It is called
+	// from Scan's goroutine. Head events have no constants and are always
+	// handed over whole.
 	PlanBlock func(consts []Constant) (skip, needMessages bool)
 	// Newest, when > 0, says only the newest Newest events matter: blocks
 	// are read newest first and the scan stops once no unread block can
@@ -92,13 +92,12 @@ func (s *Store) Scan(ctx context.Context, group string, q ScanQuery, fn func([]R
 // scanJob is one run of a scan on its way to fn: a head slice, or a block
 // being decompressed by a worker.
 type scanJob struct {
-	r       *run
-	noMsg   bool
-	consts  []Constant
-	done    chan struct{}
-	b       *decodedBlock
-	err     error
-	skipped bool // PlanBlock dropped it
+	r      *run
+	noMsg  bool
+	consts []Constant
+	done   chan struct{}
+	b      *decodedBlock
+	err    error
 }
 
 // ScanBlocks is Scan with each batch's block constants. Blocks are
@@ -209,6 +208,16 @@ func (s *Store) ScanBlocks(ctx context.Context, group string, q ScanQuery, fn fu
 			close(j.done)
 			return j, nil
 		}
+		j.consts = r.p.blocks[r.block].consts
+		if q.PlanBlock != nil {
+			// Before the bloom: it costs no read.
+			skip, need := q.PlanBlock(j.consts)
+			if skip {
+				s.m.blocksRead.WithLabelValues("skipped_constant").Inc()
+				return nil, nil
+			}
+			j.noMsg = !need
+		}
 		if q.MayMatch != nil {
 			bits, err := r.p.readBloom(r.block)
 			if err != nil {
@@ -219,7 +228,6 @@ func (s *Store) ScanBlocks(ctx context.Context, group string, q ScanQuery, fn fu
 				return nil, nil
 			}
 		}
-		j.consts = r.p.blocks[r.block].consts
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -229,14 +237,6 @@ func (s *Store) ScanBlocks(ctx context.Context, group string, q ScanQuery, fn fu
 			if ctx.Err() != nil {
 				j.err = ctx.Err()
 				return
-			}
-			if q.PlanBlock != nil {
-				skip, need := q.PlanBlock(j.consts)
-				if skip {
-					j.skipped = true
-					return
-				}
-				j.noMsg = !need
 			}
 			j.b, j.err = s.loadBlock(r.p, r.block, j.noMsg)
 			if j.err == nil && j.b.msgs == nil {
@@ -278,10 +278,6 @@ func (s *Store) ScanBlocks(ctx context.Context, group string, q ScanQuery, fn fu
 		<-j.done
 		if j.err != nil {
 			return st, j.err
-		}
-		if j.skipped {
-			s.m.blocksRead.WithLabelValues("skipped_constant").Inc()
-			continue
 		}
 		// Per run, not per event: the bounds, the stream's name and its
 		// retention cutoff.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -293,5 +294,69 @@ func BenchmarkScan(b *testing.B) {
 		if _, err := s.Scan(context.Background(), "g", ScanQuery{}, func([]Record) error { return nil }); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestScanPlanBlock: blocks PlanBlock skips are not read, and blocks read
+// without messages hand over the same events with empty messages and the
+// block's constants.
+func TestScanPlanBlock(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	s, err := Open(t.TempDir(), testOptions(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.CreateGroup("g", Group{}); err != nil {
+		t.Fatal(err)
+	}
+	base := c.now().UnixMilli() - 3600_000
+	want := map[string]int{}
+	for _, st := range []string{"a", "b", "c"} {
+		if _, err := s.CreateStream("g", st); err != nil {
+			t.Fatal(err)
+		}
+		var evs []InputEvent
+		for i := range 400 {
+			evs = append(evs, InputEvent{Timestamp: base + int64(i)*1000, Message: fmt.Sprintf(`{"i":%d,"pad":"%s","k":{"pod":%q}}`, i, strings.Repeat("x", i%50), st)})
+		}
+		if _, err := s.Append(context.Background(), "g", st, evs); err != nil {
+			t.Fatal(err)
+		}
+		want[st] = len(evs)
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	var planned int
+	st, err := s.ScanBlocks(context.Background(), "g", ScanQuery{
+		PlanBlock: func(consts []Constant) (bool, bool) {
+			planned++
+			i := slices.IndexFunc(consts, func(c Constant) bool { return c.Name == "k.pod" })
+			if i < 0 {
+				t.Errorf("block without k.pod: %v", consts)
+				return false, true
+			}
+			return consts[i].JSON == `"b"`, false
+		},
+	}, func(b *ScanBatch) error {
+		if !b.NoMessages {
+			t.Error("messages read")
+		}
+		for _, r := range b.Records {
+			if r.Message != "" {
+				t.Fatalf("message %q handed over", r.Message)
+			}
+			got[r.Stream]++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(want, "b")
+	if !reflect.DeepEqual(got, want) || planned < 6 || st.BytesScanned != 0 {
+		t.Fatalf("got %v, want %v (%d blocks planned, %d bytes scanned)", got, want, planned, st.BytesScanned)
 	}
 }
