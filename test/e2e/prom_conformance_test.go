@@ -11,18 +11,29 @@ import (
 	"time"
 )
 
-// metricsSUT starts the system under test for the metric-store tests and
-// returns its base URL: a kinsight server, or — with
+// metricsTarget is the system under test of the metric-store tests.
+type metricsTarget struct {
+	url     string
+	stop    func() // graceful (SIGTERM), waits for the exit
+	kill    func() // SIGKILL, waits for the exit
+	restart func() // starts again on the same data and address
+	isProm  bool   // a real Prometheus standing in for kinsight
+	server  *serverProc
+}
+
+// metricsSUT starts the system under test for the metric-store tests: a
+// kinsight server (opts added to its config), or — with
 // KINSIGHT_PROMTEST_SUT=prometheus, to debug the harness itself — a second
 // real Prometheus started the same way as the reference.
-func metricsSUT(t *testing.T) (string, *serverProc) {
+func metricsSUT(t *testing.T, opts ...serverOpt) *metricsTarget {
 	t.Helper()
 	if os.Getenv("KINSIGHT_PROMTEST_SUT") == "prometheus" {
-		return startPrometheus(t, "global: {evaluation_interval: 1m}\n").url(), nil
+		c := startPrometheus(t, "global: {evaluation_interval: 1m}\n")
+		return &metricsTarget{url: c.url(), stop: c.stop, kill: c.kill, restart: c.restart, isProm: true}
 	}
-	p := startServer(t, "")
+	p := startServer(t, "", opts...)
 	needMetricStore(t, p)
-	return p.url(), p
+	return &metricsTarget{url: p.url(), stop: p.stop, kill: p.kill, restart: p.restart, server: p}
 }
 
 // Conformance data: all sample timestamps sit half a second off the whole
@@ -68,15 +79,22 @@ func confData(base int64) []rwSeries {
 			for _, method := range []string{"GET", "POST"} {
 				for _, code := range []string{"200", "404", "500"} {
 					n++
-					c, rate, reset := 0.0, rng.Float64()*20+0.1, -1
+					// Counters start far from zero: Prometheus 3 changed how
+					// rate() extrapolates towards a counter's zero point at
+					// the start of a series (it caps the extrapolation at half
+					// an interval first), so a counter starting near 0 would
+					// compare two Prometheus versions rather than kinsight.
+					// Increments are fractional so that topk/bottomk see no
+					// ties (their tie order is not part of PromQL).
+					c, rate, reset := 1e5+rng.Float64()*1e6, rng.Float64()*20+0.1, -1
 					if n%17 == 0 {
 						reset = 100 + n%50
 					}
 					add(with("http_requests_total", [2]string{"method", method}, [2]string{"code", code}), func(i int) (float64, bool) {
 						if i == reset {
-							c = 0
+							c = rng.Float64() * 10
 						}
-						c += math.Floor(rate * rng.Float64() * 15)
+						c += rate * rng.Float64() * 15
 						return c, true
 					})
 				}
@@ -87,15 +105,17 @@ func confData(base int64) []rwSeries {
 				return math.Round(level), true
 			})
 			temp := 40 + rng.Float64()*20
-			weird := n % 3
+			// NaN, +Inf and -Inf now and then, at different times in each
+			// series (simultaneous ones would tie in topk/bottomk).
+			weird, phase := (ji*4+inst)%3, ji*4+inst
 			add(with("cpu_temp_celsius"), func(i int) (float64, bool) {
 				temp += rng.Float64() - 0.5
 				switch {
-				case weird == 0 && i%37 == 5:
+				case weird == 0 && i%37 == phase:
 					return math.NaN(), true
-				case weird == 1 && i%53 == 7:
+				case weird == 1 && i%53 == phase:
 					return math.Inf(1), true
-				case weird == 2 && i%61 == 11:
+				case weird == 2 && i%61 == phase:
 					return math.Inf(-1), true
 				}
 				return temp, true
@@ -278,6 +298,18 @@ func conformanceQueries() []string {
 	return q
 }
 
+// versionDiffs are the conformance queries whose answers differ between
+// the reference (Debian's Prometheus 2.42, the only Prometheus packaged
+// here) and the Prometheus 3 PromQL engine kinsight embeds, by a deliberate
+// upstream change; the test logs their differences instead of failing.
+var versionDiffs = map[string]string{
+	// Prometheus 3 (promql/engine.go, aggregation init): a stddev/stdvar
+	// group whose first member is NaN or ±Inf starts as NaN; 2.42 started
+	// every group at 0, so a one-member group holding +Inf gave 0.
+	"stddev without (instance) (cpu_temp_celsius)": "stddev of a one-series group holding NaN/±Inf is NaN in 3, 0 in 2.42",
+	"stdvar without (instance) (cpu_temp_celsius)": "stdvar of a one-series group holding NaN/±Inf is NaN in 3, 0 in 2.42",
+}
+
 // TestPromQLConformance loads the same generated data into a real
 // Prometheus and into kinsight, then runs every conformance query as an
 // instant query at the end of the data and as a range query over most of
@@ -285,7 +317,7 @@ func conformanceQueries() []string {
 // values within 1e-9 relative (NaN == NaN).
 func TestPromQLConformance(t *testing.T) {
 	needBinary(t, prometheusBin)
-	sut, _ := metricsSUT(t)
+	sut := metricsSUT(t).url
 	ref := startPrometheus(t, "global: {evaluation_interval: 1m}\n")
 
 	base := time.Now().Add(-time.Hour - 2*time.Minute).Truncate(time.Minute).UnixMilli()
@@ -335,6 +367,10 @@ func TestPromQLConformance(t *testing.T) {
 				t.Errorf("%s %q: got error %s: %s (HTTP %d), want %s", mode, q, gr.ErrorType, gr.Error, gr.code, want)
 			default:
 				if d := diffResults(want, got, 1e-9); d != "" {
+					if why, ok := versionDiffs[q]; ok {
+						t.Logf("%s %q: known difference between Prometheus 2.42 and 3 (%s): %s", mode, q, why, d)
+						continue
+					}
 					failed++
 					t.Errorf("%s %q: %s", mode, q, d)
 				}

@@ -73,6 +73,9 @@ type childProc struct {
 	cmd    *exec.Cmd
 	output *bytes.Buffer
 	exited chan struct{}
+	// how to start it again
+	readyPath, bin string
+	args           []string
 }
 
 func (c *childProc) url() string { return "http://" + c.addr }
@@ -80,33 +83,50 @@ func (c *childProc) url() string { return "http://" + c.addr }
 // startChild starts bin with args and waits until GET readyPath answers 200.
 func startChild(t testing.TB, name, addr, readyPath string, bin string, args ...string) *childProc {
 	t.Helper()
-	c := &childProc{t: t, name: name, addr: addr, output: &bytes.Buffer{}, exited: make(chan struct{})}
-	c.cmd = exec.Command(bin, args...)
+	c := &childProc{t: t, name: name, addr: addr, readyPath: readyPath, bin: bin, args: args}
+	c.start()
+	t.Cleanup(c.stop)
+	return c
+}
+
+func (c *childProc) start() {
+	t := c.t
+	t.Helper()
+	c.output, c.exited = &bytes.Buffer{}, make(chan struct{})
+	c.cmd = exec.Command(c.bin, c.args...)
 	c.cmd.Stdout, c.cmd.Stderr = c.output, c.output
 	if err := c.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
+		t.Fatalf("start %s: %v", c.name, err)
 	}
 	go func() { c.cmd.Wait(); close(c.exited) }()
-	t.Cleanup(c.stop)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(c.url() + readyPath)
+		resp, err := http.Get(c.url() + c.readyPath)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return c
+				return
 			}
 		}
 		select {
 		case <-c.exited:
-			t.Fatalf("%s exited during start: %s", name, c.output)
+			t.Fatalf("%s exited during start: %s", c.name, c.output)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after 30s: %s", name, c.output)
+			t.Fatalf("%s not ready after 30s: %s", c.name, c.output)
 		}
 	}
 }
+
+// kill sends SIGKILL and waits for the exit.
+func (c *childProc) kill() {
+	c.cmd.Process.Kill()
+	<-c.exited
+}
+
+// restart starts the process again with the same arguments (and data).
+func (c *childProc) restart() { c.start() }
 
 func (c *childProc) stop() {
 	select {
@@ -529,4 +549,40 @@ func normaliseJSONList(t testing.TB, data json.RawMessage) string {
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
+}
+
+// parseMetricText reads the Prometheus text format into a map from
+// name{labels} (as written) to value; comments are skipped.
+func parseMetricText(r io.Reader) (map[string]float64, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			return nil, fmt.Errorf("bad metric line %q", line)
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			return nil, fmt.Errorf("bad metric line %q: %w", line, err)
+		}
+		m[line[:i]] = v
+	}
+	return m, nil
+}
+
+// filterPrefix keeps the entries whose key starts with prefix.
+func filterPrefix(m map[string]float64, prefix string) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range m {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -21,7 +21,7 @@ import (
 func TestPrometheusRemoteWrite(t *testing.T) {
 	needBinary(t, prometheusBin)
 	needBinary(t, promtoolBin)
-	sut, _ := metricsSUT(t)
+	sut := metricsSUT(t).url
 	node := startNodeExporter(t)
 	prom := startPrometheus(t, fmt.Sprintf(`global: {scrape_interval: 1s, evaluation_interval: 1s}
 scrape_configs:
