@@ -101,6 +101,16 @@ func decodeBlockRaw(raw []byte, columnsOnly bool) (*decodedBlock, error) {
 		v += d.varint()
 		b.ingest[i] = v
 	}
+	if columnsOnly {
+		// The message lengths only matter to whoever reads the messages.
+		for range n {
+			d.uvarint()
+		}
+		if d.err != nil || len(d.b) != 0 {
+			return nil, fmt.Errorf("block columns: %w", errCorruptRecord)
+		}
+		return b, nil
+	}
 	lens := make([]int, n)
 	total := 0
 	for i := range lens {
@@ -110,12 +120,6 @@ func decodeBlockRaw(raw []byte, columnsOnly bool) (*decodedBlock, error) {
 		}
 		lens[i] = int(l)
 		total += lens[i]
-	}
-	if columnsOnly {
-		if d.err != nil || len(d.b) != 0 {
-			return nil, fmt.Errorf("block columns: %w", errCorruptRecord)
-		}
-		return b, nil
 	}
 	if d.err != nil || total < 0 || total != len(d.b) {
 		return nil, fmt.Errorf("block body: %w", errCorruptRecord)

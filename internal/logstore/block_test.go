@@ -81,8 +81,10 @@ func TestPartVersions(t *testing.T) {
 		return fmt.Sprintf(`{"log":"line %d","kubernetes":{"pod_name":"p","ns":"a"},"i":%d}`, i, i)
 	})
 	b2 := blockEvents(3, func(i int) string { return strings.Repeat("x", i) }) // an empty message too
-	v2 := writeTestPart(t, c, 2, b1, b2)
-	for i, want := range [][]headEvent{b1, b2} {
+	// Messages much longer than the columns section.
+	b3 := blockEvents(4, func(i int) string { return strings.Repeat("long ", 200*(i+1)) })
+	v2 := writeTestPart(t, c, 2, b1, b2, b3)
+	for i, want := range [][]headEvent{b1, b2, b3} {
 		db, err := v2.readBlock(i, c, false)
 		if err != nil {
 			t.Fatal(err)
