@@ -197,16 +197,3 @@ func hostGroupEvents(ctx context.Context, srv *serverProc) string {
 	}
 	return b.String()
 }
-
-// knownAgentBug reports the one shortfall the agent is known to have:
-// lines repeated after a SIGKILL (bounded by the batches in flight, which
-// checkRepeats enforces). With KINSIGHT_E2E_STRICT set it fails the test;
-// otherwise it skips it with the details. Everything else fails.
-func knownAgentBug(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("KINSIGHT_E2E_STRICT") != "" {
-		t.Errorf(format, args...)
-		return
-	}
-	t.Skipf("KNOWN AGENT BUG (KINSIGHT_E2E_STRICT=1 makes this a failure): "+format, args...)
-}

@@ -78,10 +78,10 @@ func TestAgentZeroLoss(t *testing.T) {
 
 	start := time.Now()
 	m := waitShipped(t, agent, 2*time.Minute)
-	t.Logf("agent idle %v after the simulator stopped; buffer drops %v, output drops %v, tail errors %v, lost bytes %v",
+	t.Logf("agent idle %v after the simulator stopped; buffer drops %v, output drops %v, tail errors %v, lost bytes %v, duplicates the server skipped (since the last restart) %v",
 		time.Since(start).Round(time.Second), sumMetric(m, "kinsight_agent_buffer_dropped_total"),
 		sumMetric(m, "kinsight_agent_output_dropped_events_total"), sumMetric(m, "kinsight_agent_tail_errors_total"),
-		sumMetric(m, "kinsight_agent_tail_lost_bytes_total"))
+		sumMetric(m, "kinsight_agent_tail_lost_bytes_total"), sumMetric(m, "kinsight_agent_output_duplicate_events_total"))
 
 	start = time.Now()
 	got := readApplication(ctx, t, sdkReadClient(srv, readerKey, readerSecret))
@@ -95,25 +95,11 @@ func TestAgentZeroLoss(t *testing.T) {
 		t.Logf("agent output: %s", saveOutput(t, agent))
 		t.Errorf("lines lost, reordered, foreign or misrouted: %s%s", misrouted, r)
 	}
-	checkRepeats(t, r.dups, kills, r)
-}
-
-// maxRepeatsPerKill bounds the lines a SIGKILL may make the agent send
-// twice: what was in flight (up to 12 batches, a second of one container's
-// lines each) and what was acknowledged in the last checkpoint interval.
-const maxRepeatsPerKill = 3000
-
-// checkRepeats enforces the agent's promise for repeats after a crash: at
-// most the batches in flight. Exactly once needs the server to recognise
-// a repeated batch, which kinsight does not do yet; KINSIGHT_E2E_STRICT=1
-// demands it.
-func checkRepeats(t *testing.T, dups, kills int, r any) {
-	t.Helper()
-	if dups > kills*maxRepeatsPerKill {
-		t.Errorf("%d lines repeated after %d kills, more than the batches in flight can explain (%d per kill): %v", dups, kills, maxRepeatsPerKill, r)
-	}
-	if dups > 0 {
-		knownAgentBug(t, "%d lines repeated after %d SIGKILLs (the batches in flight; exactly once needs server-side deduplication)", dups, kills)
+	// Exactly once: the agent re-sends what was in flight at a SIGKILL
+	// with its positions (X-Kinsight-Positions) and the server skips what
+	// it already stored.
+	if r.dups > 0 {
+		t.Errorf("%d lines repeated after %d SIGKILLs (exactly once is violated): %s", r.dups, kills, r)
 	}
 }
 
