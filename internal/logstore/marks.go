@@ -100,21 +100,47 @@ func (sm *streamMarks) advance(k markKey, end int64, lsn uint64) {
 	sm.m = append(sm.m, mark{markKey: k, end: end, lsn: lsn})
 }
 
-// dedup decides which of events are new. pending holds advances decided
-// earlier in the same group commit (not yet durable) and is updated. It
+// dedup decides which of events are new. pending holds the advances
+// decided earlier in the same group commit for the same stream (not yet
+// durable) and is updated; a slice, as a stream has few channels. It
 // returns the events and the advances to write, and the number and
 // message bytes of the duplicates. positions is aligned with events.
-func dedup(sm *streamMarks, pending map[markKey]int64, events []InputEvent, positions []Position) (keep []InputEvent, adv []walMark, dups, dupBytes int) {
-	var last markKey
-	lastIdx := -1 // index in adv of last, or -1
+func dedup(sm *streamMarks, pending *[]walMark, events []InputEvent, positions []Position) (keep []InputEvent, adv []walMark, dups, dupBytes int) {
+	// Runs of one (source, channel) are the common case: the key's mark is
+	// looked up when the key changes, not per event.
+	var (
+		k      markKey
+		cur    int64
+		have   bool // cur is a mark
+		ai     = -1 // index of k in adv
+		pi     = -1 // index of k in pending
+		loaded bool
+	)
 	for i, e := range events {
 		p := positions[i]
-		k := markKey{p.Source, p.Channel}
-		cur, ok := pending[k]
-		if !ok {
-			cur, ok = sm.get(k)
+		if nk := (markKey{p.Source, p.Channel}); !loaded || nk != k {
+			k, loaded = nk, true
+			pi = -1
+			for j := range *pending {
+				if (*pending)[j].markKey == k {
+					pi = j
+					break
+				}
+			}
+			if pi >= 0 {
+				cur, have = (*pending)[pi].end, true
+			} else {
+				cur, have = sm.get(k)
+			}
+			ai = -1
+			for j := range adv {
+				if adv[j].markKey == k {
+					ai = j
+					break
+				}
+			}
 		}
-		if ok && p.End <= cur {
+		if have && p.End <= cur {
 			if keep == nil {
 				keep = append(make([]InputEvent, 0, len(events)-1), events[:i]...)
 			}
@@ -125,22 +151,17 @@ func dedup(sm *streamMarks, pending map[markKey]int64, events []InputEvent, posi
 		if keep != nil {
 			keep = append(keep, e)
 		}
-		pending[k] = p.End
-		if lastIdx < 0 || last != k {
-			lastIdx = -1
-			for j := range adv {
-				if adv[j].markKey == k {
-					lastIdx = j
-					break
-				}
-			}
-			if lastIdx < 0 {
-				adv = append(adv, walMark{markKey: k})
-				lastIdx = len(adv) - 1
-			}
-			last = k
+		cur, have = p.End, true
+		if pi < 0 {
+			*pending = append(*pending, walMark{markKey: k})
+			pi = len(*pending) - 1
 		}
-		adv[lastIdx].end = p.End
+		(*pending)[pi].end = cur
+		if ai < 0 {
+			adv = append(adv, walMark{markKey: k})
+			ai = len(adv) - 1
+		}
+		adv[ai].end = cur
 	}
 	if keep == nil {
 		keep = events

@@ -596,16 +596,16 @@ func (s *Store) runCommitter() {
 		recs := make([]walRecord, len(batch))
 		// pending holds the marks advanced by this batch, per stream, until
 		// its fsync makes them real.
-		var pending map[*streamState]map[markKey]int64
+		var pending map[*streamState]*[]walMark
 		for i, r := range batch {
 			recs[i] = walRecord{streamID: r.st.rec.ID, ingest: r.ingest, events: r.events}
 			if r.positions != nil {
 				if pending == nil {
-					pending = map[*streamState]map[markKey]int64{}
+					pending = map[*streamState]*[]walMark{}
 				}
 				p := pending[r.st]
 				if p == nil {
-					p = map[markKey]int64{}
+					p = new([]walMark)
 					pending[r.st] = p
 				}
 				recs[i].events, recs[i].marks, r.dups, r.dupBytes = dedup(r.st.marks, p, r.events, r.positions)
