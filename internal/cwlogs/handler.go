@@ -9,6 +9,11 @@
 // validation, then the store. Every error is mapped once, in errors.go, to
 // AWS's {"__type", "message"} shape and HTTP status. docs/api.md lists the
 // operations and every deviation from AWS.
+//
+// PutLogEvents also takes kinsight's X-Kinsight-Positions header
+// (positions.go): each event's position in its source, so that events a
+// crashed agent sends again are skipped by the store rather than stored
+// twice, and answered as accepted with X-Kinsight-Duplicates.
 package cwlogs
 
 import (
