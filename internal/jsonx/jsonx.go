@@ -40,6 +40,15 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 // \ufffd, U+2028 and U+2029 escaped.
 func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
+	b = AppendEscaped(b, s)
+	return append(b, '"')
+}
+
+// AppendEscaped appends what AppendString puts between the quotes: s
+// escaped as the inside of a JSON string. Writers that nest JSON in a JSON
+// string (the agent's records in a PutLogEvents body) escape pieces with it
+// once and copy them many times.
+func AppendEscaped(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		// Runs of plain ASCII, 8 bytes at a time.
@@ -92,6 +101,5 @@ func AppendString(b []byte, s string) []byte {
 		}
 		i += size
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return append(b, s[start:]...)
 }

@@ -42,3 +42,12 @@ func BenchmarkAppendString(b *testing.B) {
 		buf = AppendString(buf[:0], rec)
 	}
 }
+
+func TestAppendEscaped(t *testing.T) {
+	for _, s := range []string{"", "plain", `{"a":"b\"c"}`, "tab\there\x00\xff\u2028é"} {
+		want := string(AppendString(nil, s))
+		if got := `"` + string(AppendEscaped(nil, s)) + `"`; got != want {
+			t.Errorf("AppendEscaped(%q) = %s, want %s", s, got, want)
+		}
+	}
+}

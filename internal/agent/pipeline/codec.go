@@ -12,14 +12,20 @@ import (
 // The buffer stores opaque bytes; these are their encodings. Both are
 // sequences of uvarints and length-prefixed strings, versioned by a first byte.
 //
-//	payload: 2, group, stream, n, n × (timestamp zigzag varint, message,
-//	         end zigzag varint, source uvarint, channel byte)
-//	         (version 1, still read from old disk buffers, had no position)
+//	payload: 3, group, stream, then events to the end, each (timestamp
+//	         zigzag varint, message, end zigzag varint, source uvarint,
+//	         channel byte, flags byte [, size uvarint if flags&1: the
+//	         message is Quoted])
+//	         (versions 1 and 2, still read from old disk buffers, had a
+//	         count n before the events, and no position (1) or flags)
+//
+// Version 3 has no count so that a batch is built as its payload, event by
+// event (appendPayloadEvent), and pushed without a second copy.
 //	token:   2, n, n × (dev, ino, head, offset), journal cursor, events
 //	         (version 1, still read from old disk buffers, had neither)
 
 const (
-	codecVersion = 2
+	codecVersion = 3
 	tokenVersion = 2
 )
 
@@ -46,19 +52,32 @@ func encodePayload(p payload) []byte {
 	for _, e := range p.Events {
 		n += 32 + len(e.Message)
 	}
-	b := make([]byte, 0, n)
-	b = append(b, codecVersion)
-	b = appendString(b, p.Group)
-	b = appendString(b, p.Stream)
-	b = binary.AppendUvarint(b, uint64(len(p.Events)))
-	for _, e := range p.Events {
-		b = binary.AppendVarint(b, e.Timestamp)
-		b = appendString(b, e.Message)
-		b = binary.AppendVarint(b, e.End)
-		b = binary.AppendUvarint(b, e.Source)
-		b = append(b, e.Channel)
+	b := appendPayloadHeader(make([]byte, 0, n), p.Group, p.Stream)
+	for i := range p.Events {
+		b = appendPayloadEvent(b, &p.Events[i])
 	}
 	return b
+}
+
+// appendPayloadHeader starts a payload; events follow.
+func appendPayloadHeader(b []byte, group, stream string) []byte {
+	b = append(b, codecVersion)
+	b = appendString(b, group)
+	return appendString(b, stream)
+}
+
+// appendPayloadEvent appends one event to a payload.
+func appendPayloadEvent(b []byte, e *cloudwatch.Event) []byte {
+	b = binary.AppendVarint(b, e.Timestamp)
+	b = appendString(b, e.Message)
+	b = binary.AppendVarint(b, e.End)
+	b = binary.AppendUvarint(b, e.Source)
+	b = append(b, e.Channel)
+	if e.Quoted {
+		b = append(b, 1)
+		return binary.AppendUvarint(b, uint64(e.Size))
+	}
+	return append(b, 0)
 }
 
 // token is what a payload covers: file positions and, for journal entries,
@@ -157,7 +176,7 @@ func (r *reader) byte() byte {
 
 // version reads a payload's version byte (1 or codecVersion).
 func (r *reader) version() byte {
-	if len(r.b) == 0 || (r.b[0] != 1 && r.b[0] != codecVersion) {
+	if len(r.b) == 0 || r.b[0] < 1 || r.b[0] > codecVersion {
 		r.err = errCorrupt
 		return 0
 	}
@@ -179,16 +198,30 @@ func decodePayload(b []byte) (payload, error) {
 	var p payload
 	p.Group = r.str()
 	p.Stream = r.str()
-	n := r.count(2)
-	if r.err == nil {
-		p.Events = make([]cloudwatch.Event, 0, n)
+	n := -1 // version 3: to the end
+	if v < 3 {
+		n = r.count(2)
 	}
-	for i := 0; i < n && r.err == nil; i++ {
+	if r.err == nil {
+		// Events take at least 6 bytes in version 3; records, hundreds.
+		p.Events = make([]cloudwatch.Event, 0, max(n, len(r.b)/256))
+	}
+	for i := 0; (i < n || (n < 0 && len(r.b) > 0)) && r.err == nil; i++ {
 		e := cloudwatch.Event{Timestamp: r.varint(), Message: r.str()}
 		if v >= 2 {
 			e.End = r.varint()
 			e.Source = r.uvarint()
 			e.Channel = r.byte()
+		}
+		if v >= 3 {
+			switch r.byte() {
+			case 0:
+			case 1:
+				e.Quoted = true
+				e.Size = int(min(r.uvarint(), 1<<40))
+			default:
+				r.err = errCorrupt
+			}
 		}
 		p.Events = append(p.Events, e)
 	}

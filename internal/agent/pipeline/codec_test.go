@@ -18,6 +18,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		{"events", payload{Group: "/aws/x", Stream: "node.syslog", Events: []cloudwatch.Event{
 			{Timestamp: 1, Message: "a"}, {Timestamp: -5, Message: ""}, {Timestamp: 1 << 50, Message: "\xff\x00é"},
 			{Timestamp: 2, Message: "p", End: 1 << 40, Source: 1<<64 - 1, Channel: 2},
+			{Timestamp: 3, Message: `"q\\"r"`, End: 5, Source: 9, Channel: 1, Quoted: true, Size: 3},
 		}}, token{Positions: []position{
 			{File: tail.FileID{Dev: 1, Ino: 2, Head: "head\x00\xff"}, Offset: 99},
 			{File: tail.FileID{Dev: 1 << 60, Ino: 0, Head: ""}, Offset: 0},
@@ -43,7 +44,7 @@ func TestCodecRoundTrip(t *testing.T) {
 	if tok, err := decodeToken([]byte{1, 1, 3, 4, 1, 'h', 14}); err != nil || len(tok.Positions) != 1 || tok.Positions[0].Offset != 7 || tok.Cursor != "" {
 		t.Fatalf("version 1 token = %+v, %v", tok, err)
 	}
-	for _, bad := range [][]byte{nil, {2}, {1}, {1, 5, 'a'}, {3, 0, 0}, append(encodeToken(token{Positions: []position{{Offset: 1}}}), 0)} {
+	for _, bad := range [][]byte{nil, {2}, {1}, {1, 5, 'a'}, {4, 0, 0}, {3, 0, 0, 1}, append(encodeToken(token{Positions: []position{{Offset: 1}}}), 0)} {
 		if _, err := decodeToken(bad); err == nil {
 			t.Errorf("decodeToken(%q) succeeded", bad)
 		}

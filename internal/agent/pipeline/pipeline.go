@@ -13,7 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -260,29 +259,49 @@ type batchKey struct {
 }
 
 type batch struct {
-	events []cloudwatch.Event
-	// arena holds the bytes of the events' messages: one allocation per
-	// 64 KiB of records instead of one per record, and no pointers for the
-	// garbage collector to scan. Messages are never modified once written.
-	arena []byte
-	bytes int
+	// buf is the batch as its buffer payload (codec.go), built event by
+	// event: push hands it to the buffer without another copy, and the
+	// delivery decodes its messages without copying either. It holds no
+	// pointers for the garbage collector to scan.
+	buf []byte
+	n   int // events in buf
+	// last is the newest timestamp in buf; sorted says buf's timestamps
+	// never went back (else push sorts it).
+	last   int64
+	sorted bool
+	bytes  int
+	// hint sizes the next payload's first allocation: about what the last
+	// one reached, so a steady stream's batch is allocated once.
+	hint int
 	// pos holds the highest record offset per file in this batch.
 	pos map[fileKey]position
 }
 
-const arenaChunk = 64 << 10
+// firstBatchBytes is a batch payload's first allocation; it doubles from
+// there, so a quiet stream does not hold 256 KiB.
+const firstBatchBytes = 4 << 10
 
-// intern copies p into the batch's arena and returns it as a string.
-func (b *batch) intern(p []byte) string {
-	if len(p) > arenaChunk/4 {
-		return string(p)
+// add appends one event; it returns the event's size as the batch limits
+// count it.
+func (b *batch) add(bk batchKey, e *cloudwatch.Event) int {
+	if b.n == 0 {
+		if b.buf == nil {
+			b.buf = make([]byte, 0, max(b.hint, firstBatchBytes))
+		}
+		b.buf = appendPayloadHeader(b.buf[:0], bk.group, bk.stream)
+		b.sorted = true
+	} else if e.Timestamp < b.last {
+		b.sorted = false
 	}
-	if cap(b.arena)-len(b.arena) < len(p) {
-		b.arena = make([]byte, 0, arenaChunk)
+	b.last = max(b.last, e.Timestamp)
+	b.buf = appendPayloadEvent(b.buf, e)
+	b.n++
+	n := len(e.Message) + cloudwatch.EventOverhead
+	if e.Quoted {
+		n = e.Size + cloudwatch.EventOverhead
 	}
-	start := len(b.arena)
-	b.arena = append(b.arena, p...)
-	return unsafe.String(unsafe.SliceData(b.arena[start:]), len(p))
+	b.bytes += n
+	return n
 }
 
 // processor is the state of process, owned by its goroutine.
@@ -294,8 +313,8 @@ type processor struct {
 	cursor string
 	// pending is the bytes held by every batch.
 	pending int
-	// scratch is where records are encoded.
-	scratch []byte
+	// scratch and tmp are where records are encoded.
+	scratch, tmp []byte
 }
 
 // process parses and routes every line until lines is closed, then flushes
@@ -373,16 +392,13 @@ func (pr *processor) entry(e *journal.Entry) {
 		ts = time.Now()
 	}
 	pr.scratch = appendJournalRecord(pr.scratch[:0], e)
-	msg := b.intern(pr.scratch)
-	ev := cloudwatch.Event{Timestamp: ts.UnixMilli(), Message: msg}
+	ev := cloudwatch.Event{Timestamp: ts.UnixMilli(), Message: bytesString(pr.scratch)}
 	if src, seq, ok := journal.CursorPosition(e.Cursor); ok {
 		ev.Source, ev.End = src, seq
 	}
-	b.events = append(b.events, ev)
-	b.bytes += len(msg) + cloudwatch.EventOverhead
-	pr.pending += len(msg) + cloudwatch.EventOverhead
+	pr.pending += b.add(bk, &ev)
 	pr.cursor = e.Cursor
-	if len(b.events) >= maxBatchEvents || b.bytes >= maxBatchBytes {
+	if b.n >= maxBatchEvents || b.bytes >= maxBatchBytes {
 		pr.pushJournal()
 	}
 	if pr.pending >= maxPendingBytes {
@@ -470,22 +486,25 @@ func (pr *processor) emit(k fileKey, f *fileState, recs []cri.Record) {
 	b := pr.batch(bk)
 	for i := range recs {
 		r := &recs[i]
-		var msg string
-		if f.route.container {
+		ev := cloudwatch.Event{Timestamp: r.Time.UnixMilli(), End: r.End, Source: f.source}
+		switch {
+		case f.route.container && pr.p.cw != nil:
+			// The CloudWatch output takes records already quoted: the
+			// request body is then a copy (see cloudwatch.Event.Quoted).
+			pr.scratch, pr.tmp, ev.Size = appendQuotedContainerRecord(pr.scratch[:0], pr.tmp, &f.route, r, pr.p.cfg.MergeLogKey)
+			ev.Message, ev.Quoted = bytesString(pr.scratch), true
+		case f.route.container:
 			pr.scratch = appendContainerRecord(pr.scratch[:0], &f.route, r, pr.p.cfg.MergeLogKey)
-			msg = b.intern(pr.scratch)
-		} else {
-			msg = b.intern(r.Message)
+			ev.Message = bytesString(pr.scratch)
+		default:
+			ev.Message = bytesString(r.Message)
 		}
-		ev := cloudwatch.Event{Timestamp: r.Time.UnixMilli(), Message: msg, End: r.End, Source: f.source}
 		if f.route.container {
 			ev.Channel = r.Channel()
 		}
-		b.events = append(b.events, ev)
-		b.bytes += len(msg) + cloudwatch.EventOverhead
-		pr.pending += len(msg) + cloudwatch.EventOverhead
+		pr.pending += b.add(bk, &ev)
 		b.pos[k] = position{File: f.id, Offset: r.Offset}
-		if len(b.events) >= maxBatchEvents || b.bytes >= maxBatchBytes {
+		if b.n >= maxBatchEvents || b.bytes >= maxBatchBytes {
 			pr.push(bk, b, "")
 		}
 	}
@@ -509,7 +528,7 @@ func (pr *processor) pushAll() {
 func (pr *processor) pushJournal() {
 	var last batchKey
 	for bk, b := range pr.batches {
-		if !bk.journal || len(b.events) == 0 {
+		if !bk.journal || b.n == 0 {
 			continue
 		}
 		if last.journal {
@@ -524,32 +543,41 @@ func (pr *processor) pushJournal() {
 
 // push hands a batch to the buffer and empties it.
 func (pr *processor) push(bk batchKey, b *batch, cursor string) {
-	if len(b.events) == 0 {
+	if b.n == 0 {
 		return
 	}
-	// Send wants chronological order; stdout and stderr of one container,
-	// or a runtime's clock, may interleave slightly.
-	slices.SortStableFunc(b.events, func(x, y cloudwatch.Event) int {
-		switch {
-		case x.Timestamp < y.Timestamp:
-			return -1
-		case x.Timestamp > y.Timestamp:
-			return 1
+	pl := b.buf
+	if !b.sorted {
+		// Send wants chronological order; stdout and stderr of one
+		// container, or a runtime's clock, may interleave slightly.
+		p, err := decodePayload(pl)
+		if err != nil { // we just encoded it
+			pr.p.log.Error("batch payload", "err", err)
 		}
-		return 0
-	})
+		slices.SortStableFunc(p.Events, func(x, y cloudwatch.Event) int {
+			switch {
+			case x.Timestamp < y.Timestamp:
+				return -1
+			case x.Timestamp > y.Timestamp:
+				return 1
+			}
+			return 0
+		})
+		pl = encodePayload(p)
+	}
 	ps := make([]position, 0, len(b.pos))
 	for _, pos := range b.pos {
 		ps = append(ps, pos)
 	}
-	pl := encodePayload(payload{Group: bk.group, Stream: bk.stream, Events: b.events})
 	pr.p.waitForRoom(len(pl))
-	if err := pr.p.buf.Push(context.Background(), pl, encodeToken(token{Positions: ps, Cursor: cursor, Events: len(b.events)})); err != nil {
+	if err := pr.p.buf.Push(context.Background(), pl, encodeToken(token{Positions: ps, Cursor: cursor, Events: b.n})); err != nil {
 		// Only after Close, which happens after process returns.
 		pr.p.log.Error("buffer push", "err", err)
 	}
 	pr.pending -= b.bytes
-	b.events, b.bytes, b.arena = b.events[:0:0], 0, nil
+	// The buffer owns pl now.
+	b.hint = min(len(pl)+len(pl)/8, maxBatchBytes+maxBatchBytes/8)
+	b.buf, b.n, b.bytes, b.last = nil, 0, 0, 0
 	clear(b.pos)
 }
 
@@ -624,6 +652,15 @@ func (p *Pipeline) deliver(ctx context.Context, item buffer.Item) {
 		return
 	}
 	events := pl.Events
+	if p.cw == nil {
+		// Quoted records (from a disk buffer an agent with the CloudWatch
+		// output wrote) go to other senders as plain text.
+		for i := range events {
+			if events[i].Quoted {
+				events[i] = cloudwatch.Event{Timestamp: events[i].Timestamp, Message: events[i].Text()}
+			}
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		err := p.out.Send(ctx, pl.Group, pl.Stream, events)
 		if err == nil {

@@ -44,6 +44,34 @@ func appendContainerRecord(b []byte, fr *fileRoute, r *cri.Record, mergeKey stri
 	return append(b, '}')
 }
 
+// appendQuotedContainerRecord appends the record appendContainerRecord
+// writes, as a JSON string literal (what jsonx.AppendString would make of
+// it), and returns the record's own length. Only the message and the
+// merged fields are escaped here (the message twice); the kubernetes
+// object, most of a record, was escaped once for the file. tmp is scratch
+// space, returned for reuse.
+func appendQuotedContainerRecord(b, tmp []byte, fr *fileRoute, r *cri.Record, mergeKey string) (_, _ []byte, size int) {
+	b = append(b, `"{\"log\":`...)
+	tmp = jsonx.AppendString(tmp[:0], bytesString(r.Message))
+	size = len(`{"log":`) + len(tmp)
+	b = jsonx.AppendEscaped(b, bytesString(tmp))
+	b = append(b, `,\"stream\":\"`...)
+	b = append(b, r.Stream...) // "stdout" or "stderr": nothing to escape
+	b = append(b, `\",\"time\":\"`...)
+	n := len(b)
+	b = r.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	size += len(`,"stream":""`) + len(r.Stream) + len(`,"time":"`) + len(b) - n
+	b = append(b, `\",\"kubernetes\":`...)
+	b = append(b, fr.kubeEscaped...)
+	size += len(`","kubernetes":`) + len(fr.kubeJSON)
+	if fr.merge {
+		tmp = appendMerged(tmp[:0], r.Message, mergeKey)
+		size += len(tmp)
+		b = jsonx.AppendEscaped(b, bytesString(tmp))
+	}
+	return append(b, `}"`...), tmp, size + 1
+}
+
 // jsonObject returns msg trimmed if it is one JSON object, else nil.
 func jsonObject(msg []byte) []byte {
 	msg = bytes.TrimSpace(msg)

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/kinsight/kinsight/internal/agent/kube"
+	"github.com/kinsight/kinsight/internal/jsonx"
 )
 
 // containerName matches kubelet's /var/log/containers link names:
@@ -53,8 +54,10 @@ type fileRoute struct {
 	// merge is whether JSON messages are merged into the record.
 	merge bool
 	k8s   kubeObject
-	// kubeJSON is k8s encoded once: every record of a file carries it.
-	kubeJSON []byte
+	// kubeJSON is k8s encoded once: every record of a file carries it;
+	// kubeEscaped is kubeJSON escaped as the inside of a JSON string, for
+	// records built already quoted (appendQuotedContainerRecord).
+	kubeJSON, kubeEscaped []byte
 	// uid is the pod UID of the link's target, "" when unknown.
 	uid string
 }
@@ -186,6 +189,7 @@ func (r *router) finish(fr *fileRoute, pod *kube.Pod) {
 	fr.excluded = !r.filter.allows(k.NamespaceName, k.ContainerName, pod != nil, podLabels) ||
 		(pod != nil && pod.Excluded(k.ContainerName))
 	fr.kubeJSON, _ = json.Marshal(k) // strings and maps of strings always marshal
+	fr.kubeEscaped = jsonx.AppendEscaped(nil, bytesString(fr.kubeJSON))
 	fr.resolved = true
 }
 

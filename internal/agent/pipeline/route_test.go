@@ -13,6 +13,7 @@ import (
 	"github.com/kinsight/kinsight/internal/agent/cri"
 	"github.com/kinsight/kinsight/internal/agent/journal"
 	"github.com/kinsight/kinsight/internal/agent/kube"
+	"github.com/kinsight/kinsight/internal/jsonx"
 )
 
 func TestRoute(t *testing.T) {
@@ -250,10 +251,18 @@ func FuzzContainerRecord(f *testing.F) {
 	f.Add([]byte(`{"a":1}`), "")
 	f.Add([]byte("\xff{\"log\":2}"), "log_processed")
 	f.Fuzz(func(t *testing.T, msg []byte, key string) {
-		fr := fileRoute{kubeJSON: []byte(`{"pod_name":"p"}`), merge: true}
-		b := appendContainerRecord(nil, &fr, &cri.Record{Message: msg, Stream: "stdout"}, key)
+		kube := `{"pod_name":"p\"q","labels":{"a":"<b>\u2028"}}`
+		fr := fileRoute{kubeJSON: []byte(kube), kubeEscaped: jsonx.AppendEscaped(nil, kube), merge: true}
+		r := &cri.Record{Message: msg, Stream: "stdout", Time: time.Unix(0, int64(len(msg))*1e9+7)}
+		b := appendContainerRecord(nil, &fr, r, key)
 		if !json.Valid([]byte(strings.ToValidUTF8(string(b), "\uFFFD"))) {
 			t.Fatalf("invalid record %q", b)
+		}
+		// The quoted form is the record as a JSON string, and its size the
+		// record's length.
+		q, _, size := appendQuotedContainerRecord(nil, nil, &fr, r, key)
+		if want := jsonx.AppendString(nil, string(b)); string(q) != string(want) || size != len(b) {
+			t.Fatalf("quoted record %s (size %d), want %s (size %d)", q, size, want, len(b))
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package cloudwatch
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"unicode/utf8"
@@ -38,6 +39,40 @@ type Event struct {
 	End     int64
 	Source  uint64
 	Channel uint8
+	// Quoted says Message is not the text itself but its JSON string
+	// literal, quotes included, exactly as jsonx.AppendString writes it:
+	// the agent builds its records this way once, so the request body is
+	// a copy instead of a second escaping pass over every record. Size is
+	// then the text's own length in bytes, which the limits count.
+	Quoted bool
+	Size   int
+}
+
+// size is the length of the event's text, as the batch limits count it.
+func (e *Event) size() int {
+	if e.Quoted {
+		return e.Size
+	}
+	return len(e.Message)
+}
+
+// Text returns the event's text, decoding a Quoted message.
+func (e *Event) Text() string {
+	if !e.Quoted {
+		return e.Message
+	}
+	var s string
+	if err := json.Unmarshal([]byte(e.Message), &s); err != nil {
+		return e.Message // not what Quoted promises; the bytes are all there is
+	}
+	return s
+}
+
+// unquote turns a Quoted event into a plain one.
+func (e *Event) unquote() {
+	if e.Quoted {
+		e.Message, e.Quoted, e.Size = e.Text(), false, 0
+	}
 }
 
 // ErrUnordered is returned (wrapped) by Send for events not in
@@ -62,7 +97,15 @@ func prepare(in []Event) (prepared, error) {
 			return prepared{}, fmt.Errorf("event %d (timestamp %d) is before event %d (timestamp %d): %w",
 				i, in[i].Timestamp, i-1, in[i-1].Timestamp, ErrUnordered)
 		}
-		if in[i].Message == "" || in[i].Timestamp < 0 || len(in[i].Message) > MaxMessageBytes || !utf8.ValidString(in[i].Message) {
+		e := &in[i]
+		if e.Quoted {
+			// Written by jsonx: valid UTF-8 once decoded.
+			if e.Size <= 0 || e.Timestamp < 0 || e.Size > MaxMessageBytes {
+				changed = true
+			}
+			continue
+		}
+		if e.Message == "" || e.Timestamp < 0 || len(e.Message) > MaxMessageBytes || !utf8.ValidString(e.Message) {
 			changed = true
 		}
 	}
@@ -72,8 +115,16 @@ func prepare(in []Event) (prepared, error) {
 	p.events = make([]Event, 0, len(in))
 	p.origIndex = make([]int, 0, len(in))
 	for i, e := range in {
-		if e.Message == "" || e.Timestamp < 0 {
+		if e.size() <= 0 || e.Timestamp < 0 {
 			p.invalid++
+			continue
+		}
+		if e.Quoted && e.Size > MaxMessageBytes {
+			e.unquote() // rare: cut the text itself
+		}
+		if e.Quoted {
+			p.events = append(p.events, e)
+			p.origIndex = append(p.origIndex, i)
 			continue
 		}
 		if !utf8.ValidString(e.Message) {
@@ -136,7 +187,7 @@ func nextBatch(events []Event) (n, size int) {
 	first := events[0].Timestamp
 	for n < len(events) && n < MaxBatchEvents {
 		e := events[n]
-		s := len(e.Message) + EventOverhead
+		s := e.size() + EventOverhead
 		if size+s > MaxBatchBytes || e.Timestamp-first > MaxBatchSpanMs {
 			break
 		}

@@ -33,9 +33,12 @@ func newCompressor(encoding string, onWire func(raw, wire int)) (*compressor, er
 	c := &compressor{encoding: encoding, onWire: onWire}
 	switch encoding {
 	case "zstd":
-		// EncodeAll on one encoder is safe for concurrent use.
+		// EncodeAll on one encoder is safe for concurrent use. A 64 KiB
+		// window still spans dozens of records (what repeats is each
+		// record's kubernetes object) and keeps the encoder's history
+		// at a fraction of the default 4 MiB.
 		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
-			zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
+			zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<16))
 		if err != nil {
 			return nil, fmt.Errorf("zstd encoder: %w", err)
 		}

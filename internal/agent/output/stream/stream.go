@@ -54,7 +54,7 @@ func (o *Output) Send(ctx context.Context, group, stream string, events []cloudw
 	defer o.mu.Unlock()
 	o.buf = o.buf[:0]
 	for _, e := range events {
-		b, err := json.Marshal(line{Group: group, Stream: stream, Timestamp: e.Timestamp, Message: e.Message})
+		b, err := json.Marshal(line{Group: group, Stream: stream, Timestamp: e.Timestamp, Message: e.Text()})
 		if err != nil { // strings and ints always marshal
 			return fmt.Errorf("stream output: %w", err)
 		}
