@@ -185,6 +185,12 @@ type statsState struct {
 	groups map[string]*group
 	keybuf []byte
 	byBuf  []value.Value
+	// last is the group of the previous row and lastBy its by-values:
+	// consecutive events mostly share a group (a block's events are in
+	// time order and of one stream), and the same values make the same
+	// key, so the key is not built and looked up again.
+	last   *group
+	lastBy []value.Value
 }
 
 func newStatsState(st *statsStage) *statsState {
@@ -198,22 +204,12 @@ func (s *statsState) add(r *row) int64 {
 	for _, f := range st.by {
 		s.byBuf = append(s.byBuf, f(r))
 	}
-	s.keybuf = groupKey(s.keybuf[:0], s.byBuf)
 	var grew int64
-	g, ok := s.groups[string(s.keybuf)]
-	if !ok {
-		g = &group{by: append([]value.Value(nil), s.byBuf...), aggs: make([]value.Agg, len(st.aggs))}
-		grew += int64(96 + 2*len(s.keybuf) + 40*len(g.by) + 16*len(g.aggs))
-		for i := range st.aggs {
-			g.aggs[i] = st.aggs[i].new()
-			grew += int64(g.aggs[i].Size())
-		}
-		for _, v := range g.by {
-			if v.Kind() == value.KindString {
-				grew += int64(len(v.String()))
-			}
-		}
-		s.groups[string(s.keybuf)] = g
+	g := s.last
+	if g == nil || !sameValues(s.byBuf, s.lastBy) {
+		g = s.group(&grew)
+		s.last = g
+		s.lastBy = append(s.lastBy[:0], s.byBuf...)
 	}
 	var ts int64
 	for i := range st.aggs {
@@ -239,6 +235,42 @@ func (s *statsState) add(r *row) int64 {
 		}
 	}
 	return grew
+}
+
+// group finds or makes the group of s.byBuf, adding what it allocates to
+// grew.
+func (s *statsState) group(grew *int64) *group {
+	st := s.st
+	s.keybuf = groupKey(s.keybuf[:0], s.byBuf)
+	g, ok := s.groups[string(s.keybuf)]
+	if ok {
+		return g
+	}
+	g = &group{by: append([]value.Value(nil), s.byBuf...), aggs: make([]value.Agg, len(st.aggs))}
+	*grew += int64(96 + 2*len(s.keybuf) + 40*len(g.by) + 16*len(g.aggs))
+	for i := range st.aggs {
+		g.aggs[i] = st.aggs[i].new()
+		*grew += int64(g.aggs[i].Size())
+	}
+	for _, v := range g.by {
+		if v.Kind() == value.KindString {
+			*grew += int64(len(v.String()))
+		}
+	}
+	s.groups[string(s.keybuf)] = g
+	return g
+}
+
+func sameValues(a, b []value.Value) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].Same(b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // merge folds o into s; o must not be used afterwards unless copy is set,

@@ -77,15 +77,42 @@ func (b *decodedBlock) sizeBytes() int64 {
 // decodeBlockRaw decodes a block's raw layout; with columnsOnly, raw is
 // only the columns section and the block has no messages.
 func decodeBlockRaw(raw []byte, columnsOnly bool) (*decodedBlock, error) {
+	b, lens, rest, err := decodeColumns(raw, !columnsOnly)
+	if err != nil {
+		return nil, err
+	}
+	if columnsOnly {
+		if len(rest) != 0 {
+			return nil, fmt.Errorf("block columns: %w", errCorruptRecord)
+		}
+		return b, nil
+	}
+	return b, b.attach(lens, rest)
+}
+
+// decodeBlockSplit decodes a version 2 block from its two decompressed
+// frames.
+func decodeBlockSplit(cols, msgs []byte) (*decodedBlock, error) {
+	b, lens, rest, err := decodeColumns(cols, true)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("block columns: %w", errCorruptRecord)
+	}
+	return b, b.attach(lens, msgs)
+}
+
+// decodeColumns decodes the columns section at the start of raw and
+// returns the message lengths (when lens) and what follows the section.
+func decodeColumns(raw []byte, lens bool) (*decodedBlock, []int, []byte, error) {
 	d := decoder{b: raw}
 	n := d.uvarint()
 	// Every event takes at least 4 bytes of columns.
 	if d.err != nil || n > uint64(len(raw))/4 {
-		return nil, fmt.Errorf("block header: %w", errCorruptRecord)
+		return nil, nil, nil, fmt.Errorf("block header: %w", errCorruptRecord)
 	}
-	b := &decodedBlock{
-		ts: make([]int64, n), seq: make([]uint64, n), ingest: make([]int64, n), data: raw,
-	}
+	b := &decodedBlock{ts: make([]int64, n), seq: make([]uint64, n), ingest: make([]int64, n)}
 	var v int64
 	for i := range b.ts {
 		v += d.varint()
@@ -101,38 +128,45 @@ func decodeBlockRaw(raw []byte, columnsOnly bool) (*decodedBlock, error) {
 		v += d.varint()
 		b.ingest[i] = v
 	}
-	if columnsOnly {
-		// The message lengths only matter to whoever reads the messages.
-		for range n {
-			d.uvarint()
-		}
-		if d.err != nil || len(d.b) != 0 {
-			return nil, fmt.Errorf("block columns: %w", errCorruptRecord)
-		}
-		return b, nil
+	var ls []int
+	if lens {
+		ls = make([]int, n)
 	}
-	lens := make([]int, n)
-	total := 0
-	for i := range lens {
+	for i := range n {
 		l := d.uvarint()
-		if l > uint64(len(raw)) {
-			return nil, fmt.Errorf("block body: %w", errCorruptRecord)
+		if lens {
+			if l > 1<<32 {
+				return nil, nil, nil, fmt.Errorf("block body: %w", errCorruptRecord)
+			}
+			ls[i] = int(l)
 		}
-		lens[i] = int(l)
-		total += lens[i]
 	}
-	if d.err != nil || total < 0 || total != len(d.b) {
-		return nil, fmt.Errorf("block body: %w", errCorruptRecord)
+	if d.err != nil {
+		return nil, nil, nil, fmt.Errorf("block columns: %w", errCorruptRecord)
 	}
-	b.msgs = make([]string, n)
-	rest := d.b
+	return b, ls, d.b, nil
+}
+
+// attach points the block's messages into msgs, which must hold exactly
+// their bytes.
+func (b *decodedBlock) attach(lens []int, msgs []byte) error {
+	total := 0
+	for _, l := range lens {
+		total += l
+	}
+	if total != len(msgs) {
+		return fmt.Errorf("block body: %w", errCorruptRecord)
+	}
+	b.data = msgs
+	b.msgs = make([]string, len(lens))
+	rest := msgs
 	for i, l := range lens {
 		if l > 0 {
 			b.msgs[i] = unsafe.String(&rest[0], l)
 		}
 		rest = rest[l:]
 	}
-	return b, nil
+	return nil
 }
 
 // codec holds the shared zstd encoder and decoder; both are safe for
@@ -219,6 +253,11 @@ func blockConstants(evs []headEvent) []Constant {
 			total += n
 		}
 	}
+	// The other messages need not list every path: a candidate stays if
+	// its path occurs exactly once (as a container or a leaf) and holds
+	// the same text. A duplicate elsewhere cannot change what a reader
+	// gets at a path that occurs once.
+	f.setCandidates(cands)
 	for _, e := range evs[1:] {
 		if len(cands) == 0 {
 			return nil
@@ -227,12 +266,15 @@ func blockConstants(evs []headEvent) []Constant {
 			return nil
 		}
 		keep := cands[:0]
-		for _, c := range cands {
-			if f.has(c, e.msg) {
+		for i, c := range cands {
+			if f.seen[i] == 1 && f.same[i] {
 				keep = append(keep, c)
 			}
 		}
-		cands = keep
+		if len(keep) < len(cands) {
+			cands = keep
+			f.setCandidates(cands)
+		}
 	}
 	if len(cands) == 0 {
 		return nil
@@ -256,6 +298,24 @@ type jsonFlattener struct {
 	spans  [][2]int32 // each path's span in paths, containers included
 	leaves []jsonLeaf
 	order  []int32 // spans sorted, for the duplicate check
+	// After the first message: the candidate constants by path, and per
+	// candidate how often the last message had its path and whether with
+	// the same value. Then paths, spans and leaves are not kept.
+	cands map[string]int
+	vals  []string
+	seen  []int
+	same  []bool
+}
+
+func (f *jsonFlattener) setCandidates(cs []Constant) {
+	f.cands = make(map[string]int, len(cs))
+	f.vals = f.vals[:0]
+	for i, c := range cs {
+		f.cands[c.Name] = i
+		f.vals = append(f.vals, c.JSON)
+	}
+	f.seen = make([]int, len(cs))
+	f.same = make([]bool, len(cs))
 }
 
 type jsonLeaf struct {
@@ -266,20 +326,11 @@ type jsonLeaf struct {
 
 func (f *jsonFlattener) name(l jsonLeaf) string { return string(f.paths[l.p0:l.p1]) }
 
-// has reports whether the last flattened message holds c's value at c's
-// path.
-func (f *jsonFlattener) has(c Constant, msg string) bool {
-	for _, l := range f.leaves {
-		if !l.inArray && string(f.paths[l.p0:l.p1]) == c.Name {
-			return msg[l.v0:l.v1] == c.JSON
-		}
-	}
-	return false
-}
-
 func (f *jsonFlattener) flatten(msg string) bool {
 	f.s, f.i = msg, 0
 	f.path, f.paths, f.spans, f.leaves = f.path[:0], f.paths[:0], f.spans[:0], f.leaves[:0]
+	clear(f.seen)
+	clear(f.same)
 	f.ws()
 	if f.i >= len(f.s) || f.s[f.i] != '{' {
 		return false
@@ -291,7 +342,10 @@ func (f *jsonFlattener) flatten(msg string) bool {
 	if f.i != len(f.s) {
 		return false
 	}
-	// No path may occur twice.
+	if f.cands != nil {
+		return true
+	}
+	// No path of the first message may occur twice.
 	f.order = f.order[:0]
 	for i := range f.spans {
 		f.order = append(f.order, int32(i))
@@ -317,13 +371,23 @@ func (f *jsonFlattener) ws() {
 	}
 }
 
-// notePath records the current path (not for the top-level object).
-func (f *jsonFlattener) notePath() (int32, int32) {
-	p0 := int32(len(f.paths))
+// notePath records the current path (not for the top-level object); after
+// the first message it counts it if it is a candidate's and returns the
+// candidate's index (else -1).
+func (f *jsonFlattener) notePath() (p0, p1 int32, cand int) {
+	if f.cands != nil {
+		i, ok := f.cands[string(f.path)]
+		if !ok {
+			return 0, 0, -1
+		}
+		f.seen[i]++
+		return 0, 0, i
+	}
+	p0 = int32(len(f.paths))
 	f.paths = append(f.paths, f.path...)
-	p1 := int32(len(f.paths))
+	p1 = int32(len(f.paths))
 	f.spans = append(f.spans, [2]int32{p0, p1})
-	return p0, p1
+	return p0, p1, -1
 }
 
 // value parses the value at f.i, whose path is f.path; depth 0 is the
@@ -333,8 +397,9 @@ func (f *jsonFlattener) value(depth int, inArray bool) bool {
 		return false
 	}
 	var p0, p1 int32
+	cand := -1
 	if depth > 0 {
-		p0, p1 = f.notePath()
+		p0, p1, cand = f.notePath()
 	}
 	switch c := f.s[f.i]; {
 	case c == '{':
@@ -423,7 +488,12 @@ func (f *jsonFlattener) value(depth int, inArray bool) bool {
 	if !f.scalar() {
 		return false
 	}
-	f.leaves = append(f.leaves, jsonLeaf{p0: p0, p1: p1, v0: v0, v1: f.i, inArray: inArray})
+	switch {
+	case cand >= 0:
+		f.same[cand] = !inArray && f.s[v0:f.i] == f.vals[cand]
+	case f.cands == nil:
+		f.leaves = append(f.leaves, jsonLeaf{p0: p0, p1: p1, v0: v0, v1: f.i, inArray: inArray})
+	}
 	return true
 }
 

@@ -231,20 +231,24 @@ func flattenAny(prefix string, v any, out map[string]any) {
 func FuzzDecodeBlock(f *testing.F) {
 	c := testCodec(f)
 	raw, cols := encodeBlockRaw(nil, blockEvents(5, func(i int) string { return "m" + strconv.Itoa(i) }))
-	f.Add(c.enc.EncodeAll(raw, nil), false)
-	f.Add(c.enc.EncodeAll(raw[:cols], nil), true)
-	f.Add(raw, false)
-	f.Fuzz(func(t *testing.T, data []byte, colsOnly bool) {
+	v2 := c.enc.EncodeAll(raw[:cols], nil)
+	n := len(v2)
+	v2 = c.enc.EncodeAll(raw[cols:], v2)
+	f.Add(c.enc.EncodeAll(raw, nil), 0, false)
+	f.Add(v2, n, true)
+	f.Add(v2, n, false)
+	f.Add(raw, 0, false)
+	f.Fuzz(func(t *testing.T, data []byte, colsSize int, colsOnly bool) {
 		comp := data
 		if len(data) > 0 && data[0]&1 == 1 {
 			// Also feed well-compressed but corrupt raw layouts.
 			comp = c.enc.EncodeAll(data[1:], nil)
 		}
-		db, err := decodeBlock(comp, c, colsOnly, 0)
+		db, err := decodeBlock(comp, c, colsOnly, colsSize, 0)
 		if err != nil {
 			return
 		}
-		if len(db.ts) != len(db.seq) || len(db.ts) != len(db.ingest) || !colsOnly && len(db.msgs) != len(db.ts) {
+		if len(db.ts) != len(db.seq) || len(db.ts) != len(db.ingest) || !(colsOnly && colsSize > 0) && len(db.msgs) != len(db.ts) {
 			t.Fatal("inconsistent columns")
 		}
 	})

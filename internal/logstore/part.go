@@ -501,11 +501,7 @@ func (p *part) readBlock(i int, c *codec, columnsOnly bool) (*decodedBlock, erro
 	if crc32.Checksum(comp, castagnoli) != b.crc {
 		return nil, fmt.Errorf("%s: block %d: %w: checksum mismatch", p.path, i, errBadPart)
 	}
-	columnsOnly = columnsOnly && b.colsSize > 0
-	if columnsOnly {
-		comp = comp[:b.colsSize]
-	}
-	db, err := decodeBlock(comp, c, columnsOnly, int(b.rawBytes))
+	db, err := decodeBlock(comp, c, columnsOnly, int(b.colsSize), int(b.rawBytes))
 	if err != nil {
 		return nil, fmt.Errorf("%s: block %d: %w", p.path, i, err)
 	}
@@ -515,21 +511,36 @@ func (p *part) readBlock(i int, c *codec, columnsOnly bool) (*decodedBlock, erro
 	return db, nil
 }
 
-// decodeBlock decompresses and decodes a block's compressed bytes (or only
-// its columns frame).
-func decodeBlock(comp []byte, c *codec, columnsOnly bool, rawBytes int) (*decodedBlock, error) {
-	var dst []byte
-	if !columnsOnly && rawBytes > 0 && rawBytes < 1<<28 {
-		// The columns take a few bytes per event on top of the messages.
-		dst = make([]byte, 0, rawBytes+rawBytes/8+64)
+// decodeBlock decompresses and decodes a block's compressed bytes:
+// colsSize > 0 is a version 2 block, of which columnsOnly decompresses only
+// the columns frame. The frames are decompressed separately, each into a
+// buffer of its own: zstd decoding into a buffer that already holds data
+// copies the output through its history window, which cost more than the
+// decompression itself.
+func decodeBlock(comp []byte, c *codec, columnsOnly bool, colsSize, rawBytes int) (*decodedBlock, error) {
+	if rawBytes < 0 || rawBytes > 1<<28 {
+		rawBytes = 0
 	}
-	raw, err := c.dec.DecodeAll(comp, dst)
+	if colsSize <= 0 || colsSize > len(comp) {
+		if colsSize != 0 {
+			return nil, fmt.Errorf("%w: columns frame size", errBadPart)
+		}
+		raw, err := c.dec.DecodeAll(comp, make([]byte, 0, rawBytes+rawBytes/8+64))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errBadPart, err)
+		}
+		return decodeBlockRaw(raw, false)
+	}
+	cols, err := c.dec.DecodeAll(comp[:colsSize], nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadPart, err)
 	}
-	db, err := decodeBlockRaw(raw, columnsOnly)
-	if err != nil {
-		return nil, err
+	if columnsOnly {
+		return decodeBlockRaw(cols, true)
 	}
-	return db, nil
+	msgs, err := c.dec.DecodeAll(comp[colsSize:], make([]byte, 0, rawBytes))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadPart, err)
+	}
+	return decodeBlockSplit(cols, msgs)
 }

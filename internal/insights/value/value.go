@@ -94,6 +94,13 @@ func (v Value) Kind() Kind { return v.kind }
 // IsNull reports whether v is the missing value.
 func (v Value) IsNull() bool { return v.kind == KindNull }
 
+// Same reports whether v and w are the same representation (kind, number
+// bits and text), so that anything computed from one holds for the
+// other; values that are only equal (1 and 1.0) are not the same.
+func (v Value) Same(w Value) bool {
+	return v.kind == w.kind && math.Float64bits(v.num) == math.Float64bits(w.num) && v.str == w.str
+}
+
 // IsInt reports whether v is a number with no fractional part that a
 // float64 holds exactly (the printing hint).
 func (v Value) IsInt() bool {
