@@ -11,6 +11,7 @@
 //	go run ./test/bench query --work DIR
 //	go run ./test/bench agent [--lines 1000000 --pods 200 --rate 10000 --steady 60s]
 //	go run ./test/bench insights [--work DIR [--reuse]] [--profile-dir DIR]
+//	go run ./test/bench metrics [--series 1000000 --query-series 100000 --hours 24 --targets kinsight,prometheus]
 //
 // See docs/benchmarks.md for results and method.
 package main
@@ -73,6 +74,8 @@ type flags struct {
 	// insights subcommand
 	reuse        bool
 	pollInterval time.Duration
+	// metrics subcommand
+	metrics metricsFlags
 }
 
 func parseFlags(name string, args []string, stderr io.Writer) (*flags, error) {
@@ -108,6 +111,14 @@ func parseFlags(name string, args []string, stderr io.Writer) (*flags, error) {
 	fs.BoolVar(&f.agentLinksFirst, "links-first", false, "agent: link the logs before the agent starts (its pod list still loading)")
 	fs.BoolVar(&f.reuse, "reuse", false, "insights: query the data an earlier insights run left in --work instead of ingesting")
 	fs.DurationVar(&f.pollInterval, "poll", 2*time.Millisecond, "insights: GetQueryResults polling interval")
+	fs.IntVar(&f.metrics.series, "series", 1_000_000, "metrics: series of the ingestion load (0 skips it)")
+	fs.IntVar(&f.metrics.timestamps, "timestamps", 10, "metrics: timestamps (15 s apart) of each ingested series")
+	fs.IntVar(&f.metrics.querySeries, "query-series", 100_000, "metrics: series of the query data (0 skips the query and disk phases)")
+	fs.Float64Var(&f.metrics.hours, "hours", 24, "metrics: hours of query data")
+	fs.DurationVar(&f.metrics.interval, "interval", 150*time.Second, "metrics: sample interval of the query data (at most 150s: rate(x[5m]) needs two samples)")
+	fs.IntVar(&f.metrics.senders, "senders", 4, "metrics: concurrent remote-write connections")
+	fs.IntVar(&f.metrics.perRequest, "per-request", 2000, "metrics: series per remote-write request")
+	fs.StringVar(&f.metrics.targets, "targets", "kinsight,prometheus,victoria-metrics", "metrics: systems to measure, in order")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -139,6 +150,8 @@ commands:
   query   start a server on the data an earlier ingest left in --work and time the queries
   agent   the node agent (issue 3): catch up on a 1M-line CRI tree with metadata from a real
           kube-apiserver, then a steady 10,000 lines/s; CPU, RSS and write-to-queryable latency
+  metrics  metric store (issue 5): kinsight vs Debian's prometheus and victoria-metrics, same
+          remote-write load: ingestion rate, memory per series, bytes per sample, a 24 h query
   insights  Logs Insights (issue 4): ingest the corpus with a "level" field, then time the
           issue's queries through StartQuery/GetQueryResults; server CPU per query, scan speed
 
@@ -176,6 +189,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdAgent(ctx, f, command, stdout, logf)
 	case "insights":
 		return cmdInsights(ctx, f, command, stdout, logf)
+	case "metrics":
+		if f.metrics.senders < 1 || f.metrics.perRequest < 1 || f.metrics.timestamps < 2 || f.metrics.interval <= 0 || f.metrics.interval > 150*time.Second {
+			return errors.New("metrics: --senders, --per-request >= 1, --timestamps >= 2, 0 < --interval <= 150s")
+		}
+		return cmdMetrics(ctx, f, command, stdout, logf)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
