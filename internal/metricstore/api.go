@@ -297,6 +297,16 @@ func queryError(err error) *apiError {
 	return &apiError{errExec, err}
 }
 
+// newQueryError classes an error from preparing a query: a parse error is
+// the query parameter's fault; a context that ended while the query was
+// being prepared is a timeout or cancellation, not bad data.
+func newQueryError(err error) *apiError {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return queryError(err)
+	}
+	return invalidParam(err, "query")
+}
+
 func (h *Handler) queryContext(r *http.Request) (context.Context, context.CancelFunc, *apiError) {
 	ctx := r.Context()
 	if to := r.FormValue("timeout"); to != "" {
@@ -343,7 +353,7 @@ func (h *Handler) query(r *http.Request) (func(*jsoniter.Stream), annotations.An
 	}
 	q, err := h.s.engine.NewInstantQuery(ctx, h.s.db, opts, r.FormValue("query"), ts)
 	if err != nil {
-		return nil, nil, invalidParam(err, "query")
+		return nil, nil, newQueryError(err)
 	}
 	return h.exec(ctx, q, limit)
 }
@@ -386,7 +396,7 @@ func (h *Handler) queryRange(r *http.Request) (func(*jsoniter.Stream), annotatio
 	}
 	q, err := h.s.engine.NewRangeQuery(ctx, h.s.db, opts, r.FormValue("query"), start, end, step)
 	if err != nil {
-		return nil, nil, invalidParam(err, "query")
+		return nil, nil, newQueryError(err)
 	}
 	return h.exec(ctx, q, limit)
 }

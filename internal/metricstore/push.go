@@ -54,6 +54,8 @@ type pushStore struct {
 	// series that disappear get a staleness marker at once instead of
 	// lingering for the lookback delta.
 	last map[string]labels.Labels
+	// lastT is the timestamp of the last write, in milliseconds.
+	lastT int64
 }
 
 func openPushStore(path string) (*pushStore, error) {
@@ -319,7 +321,11 @@ func (s *Store) appendPushed(ctx context.Context) error {
 // staleness markers for the series written last time that are gone.
 func (s *Store) appendPushedLocked(ctx context.Context) error {
 	p := s.push
-	t := s.opts.Now().UnixMilli()
+	// Each write of the groups gets a later timestamp than the last, even
+	// for two pushes in one millisecond or a clock step back: the same
+	// series at the same timestamp with a new value would be refused as a
+	// duplicate, and the newest push must win.
+	t := max(s.opts.Now().UnixMilli(), p.lastT+1)
 	app := s.db.Appender(ctx)
 	cur := make(map[string]labels.Labels, len(p.last))
 	n := 0
@@ -386,6 +392,7 @@ func (s *Store) appendPushedLocked(ctx context.Context) error {
 		return fmt.Errorf("commit pushed samples: %w", err)
 	}
 	p.last = cur
+	p.lastT = t
 	s.m.samples.Add(float64(n))
 	return errors.Join(errs...)
 }
@@ -459,6 +466,9 @@ func (s *Store) pushFailed(key map[string]string) {
 		g.FailureTime = s.opts.Now().UnixMilli()
 		if err := p.saveLocked(); err != nil {
 			s.log.Warn("metricstore: saving push groups failed", "err", err)
+		}
+		if err := s.appendPushedLocked(context.Background()); err != nil {
+			s.log.Warn("metricstore: writing pushed groups failed", "err", err)
 		}
 	}
 }

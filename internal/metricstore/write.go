@@ -48,6 +48,11 @@ func DecodeWriteRequest(body []byte, maxDecoded int64) (*prompb.WriteRequest, er
 	if err != nil {
 		return nil, clientErrorf("snappy decode error: %v", err)
 	}
+	// Snappy expands at most about 21 times (a 3-byte copy element makes 64
+	// bytes): a header claiming more is corrupt, not merely too large.
+	if int64(n) > int64(len(body))*64+64 {
+		return nil, clientErrorf("snappy decode error: corrupt input: header claims %d bytes from %d", n, len(body))
+	}
 	if int64(n) > maxDecoded {
 		return nil, clientErrorf("decoded body of %d bytes exceeds the limit of %d bytes", n, maxDecoded)
 	}
