@@ -2,8 +2,8 @@ package metricstore
 
 import (
 	"math"
-	"strconv"
 	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
