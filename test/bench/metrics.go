@@ -151,7 +151,7 @@ func benchTargets(ctx context.Context, f *flags, work string, logf logFunc) ([]b
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, benchTarget{name: name, version: gitCommit(), tsdb: func(d string) string { return filepath.Join(d, "metrics") },
+			out = append(out, benchTarget{name: name, version: gitCommit(), tsdb: func(d string) string { return filepath.Join(d, "metrics", "tsdb") },
 				start: func(ctx context.Context, work, tag string) (*benchProc, error) {
 					addr, err := freeAddr()
 					if err != nil {
