@@ -56,6 +56,7 @@ func newRoot(env *Env) *cobra.Command {
 		newUpCmd(env),
 		newAgentCmd(env),
 		newLogsCmd(env),
+		newMetricsCmd(env),
 		newConfigCmd(env),
 		newVersionCmd(env),
 	)
