@@ -10,11 +10,12 @@
 // Open opens a tsdb.DB under <dir>/tsdb with the WAL on, retention by time
 // and optionally size, compaction into blocks of up to a tenth of the
 // retention (at most 31 days, as Prometheus sizes them), and an optional
-// out-of-order window. Durability is Prometheus's: a committed remote write
-// is in the WAL (written, not fsync'd per request; the WAL is synced when
-// a segment is closed, and on Close), so a SIGKILL loses nothing a kernel
-// crash would not, and a power loss can lose the last unsynced segment
-// page — the same as a Prometheus server.
+// out-of-order window. Durability is Prometheus's: when a write is
+// acknowledged its WAL records have been written to the operating system
+// (the WAL flushes its page at the end of every commit) but not fsync'd, so
+// a SIGKILL of the server loses nothing acknowledged, while a power loss or
+// kernel crash can lose the samples since the last segment sync — the same
+// as a Prometheus server.
 //
 // # Remote write
 //
