@@ -40,7 +40,8 @@ type ScanRequest struct {
 	// MayMatch is true when a block might hold a matching event; the store
 	// calls it with the block's substring oracle (bloom over trigrams:
 	// mayContain(s) is false only if no message has s; "maybe" for len<3).
-	// It is never nil.
+	// nil when every block may match: the store then need not read the
+	// blocks' filters at all.
 	MayMatch func(mayContain func(substr string) bool) bool
 	// Streams, when set, limits the scan (e.g. filter @logStream = "x").
 	Streams []string

@@ -34,7 +34,7 @@ func (m *memStore) Scan(ctx context.Context, req ScanRequest, fn func([]Event) e
 	}
 	for i := 0; i < len(m.events); i += bs {
 		block := m.events[i:min(i+bs, len(m.events))]
-		if m.useOracle && !req.MayMatch(substrOracle(block)) {
+		if m.useOracle && req.MayMatch != nil && !req.MayMatch(substrOracle(block)) {
 			m.pruned++
 			continue
 		}

@@ -259,9 +259,6 @@ func (q *Query) scanRequest(o Options, p plan) ScanRequest {
 	// Rows kept in order (sort, top-k, collect) break timestamp ties by
 	// @ptr; only a stats sink never looks at it unless the query does.
 	req.NeedPtr = q.eventMode || q.readsPtr || p.sink != sinkStats
-	if req.MayMatch == nil {
-		req.MayMatch = func(func(string) bool) bool { return true }
-	}
 	if p.sink == sinkTopK && p.sort.newestFirst {
 		filtered := false
 		for _, s := range p.head {

@@ -389,16 +389,8 @@ func (j *jscan) allFound() bool {
 // shares the message's memory.
 func jsonValue(raw string) value.Value {
 	if len(raw) >= 2 && raw[0] == '"' {
-		inner := raw[1 : len(raw)-1]
 		// The same test as value.FromJSON's plain path.
-		plain := true
-		for k := 0; k < len(inner); k++ {
-			if c := inner[k]; c == '\\' || c == '"' || c < 0x20 {
-				plain = false
-				break
-			}
-		}
-		if plain {
+		if inner := raw[1 : len(raw)-1]; value.PlainJSONString(inner) {
 			return value.Str(inner)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -275,7 +276,7 @@ func insightsQueries(c insightsCorpus) []insightsQuery {
 				}
 				return nil
 			},
-		},	}
+		}}
 }
 
 // runQuery starts q over the corpus's span and polls until it completes,
@@ -479,6 +480,15 @@ func cmdInsights(ctx context.Context, f *flags, command string, stdout io.Writer
 	}
 	res.write(stdout)
 	if f.jsonOut != "" {
+		if res.Settle != nil {
+			// A freshly restarted server (--reuse) reports NaN quantiles
+			// for summaries with no observations yet; JSON has no NaN.
+			for k, v := range res.Settle.Metrics {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					delete(res.Settle.Metrics, k)
+				}
+			}
+		}
 		data, err := json.MarshalIndent(res, "", "  ")
 		if err != nil {
 			return err

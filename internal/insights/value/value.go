@@ -1,10 +1,14 @@
 package value
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"math"
 	"strconv"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 )
 
 // Kind is the dynamic type of a Value.
@@ -373,15 +377,11 @@ func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c =
 func unquote(raw []byte) string {
 	if len(raw) >= 2 && raw[len(raw)-1] == '"' {
 		inner := raw[1 : len(raw)-1]
-		plain := true
-		for _, c := range inner {
-			if c == '\\' || c == '"' || c < 0x20 {
-				plain = false
-				break
-			}
-		}
-		if plain {
+		if PlainJSONString(unsafe.String(unsafe.SliceData(inner), len(inner))) {
 			return string(inner)
+		}
+		if s, ok := unescapeSimple(inner); ok {
+			return s
 		}
 	}
 	var s string
@@ -389,4 +389,79 @@ func unquote(raw []byte) string {
 		return string(raw)
 	}
 	return s
+}
+
+// PlainJSONString reports whether s, the inside of a JSON string, holds
+// no backslash, quote or control character, so it is its own value.
+func PlainJSONString(s string) bool { return !scanJSONString(s, true) }
+
+// scanJSONString reports whether s holds a quote or a control character,
+// or (with backslash) a backslash. It tests eight bytes at a time: log
+// lines make long strings.
+func scanJSONString(s string, backslash bool) bool {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	var bsMask uint64
+	if backslash {
+		bsMask = highs
+	}
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		bs := x ^ ('\\' * ones)
+		qs := x ^ ('"' * ones)
+		// A byte < 0x20, or a zero byte of qs (or bs): exact tests.
+		if ((x-0x20*ones)&^x|(qs-ones)&^qs)&highs != 0 || (bs-ones)&^bs&bsMask != 0 {
+			return true
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' || c < 0x20 || backslash && c == '\\' {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeSimple decodes the inside of a JSON string that is valid UTF-8
+// and uses only the one-letter escapes, which is what encoding/json would
+// give for it; anything else (\u escapes, invalid UTF-8, which it
+// replaces, control characters, which it rejects) is left to it.
+func unescapeSimple(inner []byte) (string, bool) {
+	if scanJSONString(unsafe.String(unsafe.SliceData(inner), len(inner)), false) || !utf8.Valid(inner) {
+		return "", false
+	}
+	out := make([]byte, 0, len(inner))
+	for len(inner) > 0 {
+		k := bytes.IndexByte(inner, '\\')
+		if k < 0 {
+			out = append(out, inner...)
+			break
+		}
+		out = append(out, inner[:k]...)
+		if k+1 >= len(inner) {
+			return "", false
+		}
+		switch c := inner[k+1]; c {
+		case '"', '\\', '/':
+			out = append(out, c)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		default:
+			return "", false
+		}
+		inner = inner[k+2:]
+	}
+	return string(out), true
 }

@@ -1,7 +1,9 @@
 package value
 
 import (
+	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -274,4 +276,34 @@ func TestArithmetic(t *testing.T) {
 			t.Errorf("%s: got %#v (%q), want %#v", tt.name, tt.got, tt.got, tt.want)
 		}
 	}
+}
+
+// FuzzUnquote: the fast paths give what encoding/json gives.
+func FuzzUnquote(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"a\"b\\c\/d\n\t\r\b\f"`, `"\u00e9"`, "\"x\ty\"", `"é\n"`, "\"\xff\\n\"", `"trailing\"`, `"12345678\\9abcdefgh"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+			return
+		}
+		inner := raw[1 : len(raw)-1]
+		plain := !strings.ContainsAny(inner, "\"\\\\") && !strings.ContainsFunc(inner, func(r rune) bool { return r < 0x20 })
+		if PlainJSONString(inner) != plain {
+			t.Fatalf("PlainJSONString(%q) = %v", inner, !plain)
+		}
+		// A plain string is kept as it is (even invalid UTF-8); the rest
+		// is what encoding/json decodes, or the raw text if it cannot.
+		want := inner
+		if !plain {
+			want = raw
+			var s string
+			if err := json.Unmarshal([]byte(raw), &s); err == nil {
+				want = s
+			}
+		}
+		if got := unquote([]byte(raw)); got != want {
+			t.Fatalf("unquote(%q) = %q, want %q", raw, got, want)
+		}
+	})
 }
