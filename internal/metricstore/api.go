@@ -686,3 +686,73 @@ func (h *Handler) queryExemplars(r *http.Request) (func(*jsoniter.Stream), annot
 	}
 	return func(s *jsoniter.Stream) { s.WriteRaw("[]") }, nil, nil
 }
+
+// PushedMetrics serves GET /api/v1/metrics in the Pushgateway's API v1
+// shape: one object per group with its grouping labels, whether the last
+// push succeeded, and per metric family its push time, type, help and
+// metrics (values as strings; summaries with quantiles, histograms with
+// buckets). Reading needs the reader role.
+func (h *Handler) PushedMetrics(w http.ResponseWriter, r *http.Request) {
+	h.serveAPI(w, r, "pushed_metrics", h.pushedMetrics)
+}
+
+func (h *Handler) pushedMetrics(r *http.Request) (func(*jsoniter.Stream), annotations.Annotations, *apiError) {
+	groups := h.s.PushGroups()
+	res := make([]map[string]any, 0, len(groups))
+	for _, g := range groups {
+		gm := map[string]any{
+			"labels":               g.Labels,
+			"last_push_successful": g.PushFailureTime.IsZero() || g.PushTime.After(g.PushFailureTime),
+		}
+		ts := g.PushTime.UTC().Format(time.RFC3339Nano)
+		for _, mf := range g.Families {
+			ms := make([]map[string]any, 0, len(mf.Metric))
+			for _, m := range mf.Metric {
+				lbls := map[string]string{}
+				for _, lp := range m.Label {
+					lbls[lp.GetName()] = lp.GetValue()
+				}
+				for k, v := range g.Labels {
+					lbls[k] = v
+				}
+				em := map[string]any{"labels": lbls}
+				switch {
+				case m.Summary != nil:
+					qs := map[string]string{}
+					for _, q := range m.Summary.Quantile {
+						qs[formatFloat(q.GetQuantile())] = formatFloat(q.GetValue())
+					}
+					em["quantiles"], em["count"], em["sum"] = qs, strconv.FormatUint(m.Summary.GetSampleCount(), 10), formatFloat(m.Summary.GetSampleSum())
+				case m.Histogram != nil:
+					bs := map[string]string{}
+					for _, b := range m.Histogram.Bucket {
+						bs[formatFloat(b.GetUpperBound())] = strconv.FormatUint(b.GetCumulativeCount(), 10)
+					}
+					em["buckets"], em["count"], em["sum"] = bs, strconv.FormatUint(m.Histogram.GetSampleCount(), 10), formatFloat(m.Histogram.GetSampleSum())
+				default:
+					em["value"] = formatFloat(familySamples(mf, m)[0].v)
+				}
+				ms = append(ms, em)
+			}
+			gm[mf.GetName()] = map[string]any{"time_stamp": ts, "type": mf.GetType().String(), "help": mf.GetHelp(), "metrics": ms}
+		}
+		for _, name := range []string{"push_time_seconds", "push_failure_time_seconds"} {
+			t := g.PushTime
+			if name == "push_failure_time_seconds" {
+				t = g.PushFailureTime
+			}
+			v := 0.0
+			if !t.IsZero() {
+				v = float64(t.UnixMilli()) / 1000
+			}
+			gm[name] = map[string]any{"time_stamp": ts, "type": "GAUGE",
+				"help":    "Last Unix time when changing this group in the Pushgateway succeeded.",
+				"metrics": []map[string]any{{"labels": g.Labels, "value": formatFloat(v)}}}
+		}
+		if f, ok := gm["push_failure_time_seconds"].(map[string]any); ok {
+			f["help"] = "Last Unix time when changing this group in the Pushgateway failed."
+		}
+		res = append(res, gm)
+	}
+	return func(s *jsoniter.Stream) { writeValue(s, res) }, nil, nil
+}

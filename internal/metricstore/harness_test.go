@@ -59,6 +59,7 @@ func (e *env) open() {
 	mux.HandleFunc("PUT /metrics/{rest...}", h.Push)
 	mux.HandleFunc("POST /metrics/{rest...}", h.Push)
 	mux.HandleFunc("DELETE /metrics/{rest...}", h.Push)
+	mux.HandleFunc("GET /api/v1/metrics", h.PushedMetrics)
 	for path, f := range map[string]http.HandlerFunc{
 		"/api/v1/query": h.Query, "/api/v1/query_range": h.QueryRange, "/api/v1/series": h.Series,
 		"/api/v1/labels": h.Labels, "/api/v1/label/{name}/values": h.LabelValues,

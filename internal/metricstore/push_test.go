@@ -108,6 +108,14 @@ batch_seconds_count 4
 		t.Errorf("push requests{PUT,400} = %v, want 8", got)
 	}
 
+	// The Pushgateway's listing.
+	r = e.get("/api/v1/metrics", nil)
+	for _, want := range []string{`"labels":{"instance":"host1","job":"batch"}`, `"last_push_successful":false`,
+		`"only_this":{"help":"","metrics":[{"labels":{"instance":"host1","job":"batch"},"value":"1"}],"time_stamp":"`,
+		`"type":"UNTYPED"`, `"labels":{"job":"batch/2","path":"/var/tmp"},"last_push_successful":true`} {
+		contains(t, "listing", r.body, want)
+	}
+
 	// Groups survive a restart and keep being written.
 	e.reopen()
 	if got := query(`only_this`); !strings.Contains(got, `"1"`) {

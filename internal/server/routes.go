@@ -24,6 +24,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("PUT /metrics/{rest...}", m.Push)
 	mux.HandleFunc("POST /metrics/{rest...}", m.Push)
 	mux.HandleFunc("DELETE /metrics/{rest...}", m.Push)
+	mux.HandleFunc("GET /api/v1/metrics", m.PushedMetrics) // the Pushgateway's listing
 	for path, h := range map[string]http.HandlerFunc{
 		"/api/v1/query":               m.Query,
 		"/api/v1/query_range":         m.QueryRange,
@@ -68,6 +69,9 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 
 CloudWatch Logs API:  aws logs describe-log-groups --endpoint-url http://%s
 Follow a group:       kinsight logs tail GROUP -f
+Prometheus API:       /api/v1/query, /api/v1/query_range, … (Grafana, promtool)
+Remote write:         POST /api/v1/write    Push (Pushgateway): /metrics/job/<job>
+Query metrics:        kinsight metrics query 'up'
 Self-metrics:         /metrics    Health: /healthz /readyz
 `, s.version, r.Host)
 }
