@@ -113,38 +113,39 @@ func decodeColumns(raw []byte, lens bool) (*decodedBlock, []int, []byte, error) 
 		return nil, nil, nil, fmt.Errorf("block header: %w", errCorruptRecord)
 	}
 	b := &decodedBlock{ts: make([]int64, n), seq: make([]uint64, n), ingest: make([]int64, n)}
-	var v int64
-	for i := range b.ts {
-		v += d.varint()
-		b.ts[i] = v
-	}
-	var s uint64
-	for i := range b.seq {
-		s += uint64(d.varint())
-		b.seq[i] = s
-	}
-	v = 0
-	for i := range b.ingest {
-		v += d.varint()
-		b.ingest[i] = v
+	// Tight loops over the buffer rather than decoder calls: this is most
+	// of the work of a query that reads no message.
+	buf := d.b
+	// Sequence deltas are zigzag varints like the others: summed as int64
+	// they give the same bits as summed as uint64.
+	seq := unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(b.seq))), len(b.seq))
+	for _, col := range [3][]int64{b.ts, seq, b.ingest} {
+		var v int64
+		for i := range col {
+			x, k := binary.Varint(buf)
+			if k <= 0 {
+				return nil, nil, nil, fmt.Errorf("block columns: %w", errCorruptRecord)
+			}
+			buf = buf[k:]
+			v += x
+			col[i] = v
+		}
 	}
 	var ls []int
 	if lens {
 		ls = make([]int, n)
 	}
 	for i := range n {
-		l := d.uvarint()
+		l, k := binary.Uvarint(buf)
+		if k <= 0 || l > 1<<32 {
+			return nil, nil, nil, fmt.Errorf("block columns: %w", errCorruptRecord)
+		}
+		buf = buf[k:]
 		if lens {
-			if l > 1<<32 {
-				return nil, nil, nil, fmt.Errorf("block body: %w", errCorruptRecord)
-			}
 			ls[i] = int(l)
 		}
 	}
-	if d.err != nil {
-		return nil, nil, nil, fmt.Errorf("block columns: %w", errCorruptRecord)
-	}
-	return b, ls, d.b, nil
+	return b, ls, buf, nil
 }
 
 // attach points the block's messages into msgs, which must hold exactly
