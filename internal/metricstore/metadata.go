@@ -24,13 +24,15 @@ type Metadata struct {
 }
 
 // metadataStore keeps the latest distinct metadata per metric name. It
-// lives in memory and is saved to a JSON file on Close (Prometheus keeps
-// it only in memory, from its scrape targets; a restart of kinsight should
-// not empty Grafana's metric browser until every sender resent it).
+// lives in memory and is saved to a JSON file when it changed, every
+// PushInterval and on Close (Prometheus keeps it only in memory, from its
+// scrape targets; a restart of kinsight should not empty Grafana's metric
+// browser until every sender resent it).
 type metadataStore struct {
-	path string
-	mu   sync.Mutex
-	m    map[string][]Metadata
+	path  string
+	mu    sync.Mutex
+	m     map[string][]Metadata
+	dirty bool
 }
 
 func openMetadata(path string) (*metadataStore, error) {
@@ -64,6 +66,7 @@ func (s *metadataStore) put(name string, md Metadata) {
 		if i > 0 {
 			copy(cur[1:i+1], cur[:i])
 			cur[0] = md
+			s.dirty = true
 		}
 		return
 	}
@@ -72,6 +75,7 @@ func (s *metadataStore) put(name string, md Metadata) {
 		cur = cur[:maxMetadataPerName]
 	}
 	s.m[name] = cur
+	s.dirty = true
 }
 
 // get returns metadata for metric (all metrics if ""), at most limit names
@@ -106,14 +110,26 @@ func (s *metadataStore) get(metric string, limit, perMetric int) map[string][]Me
 	return out
 }
 
+// save writes the metadata if it changed since the last save.
 func (s *metadataStore) save() error {
 	s.mu.Lock()
+	if !s.dirty {
+		s.mu.Unlock()
+		return nil
+	}
 	b, err := json.Marshal(s.m)
+	s.dirty = false
 	s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("encode metadata: %w", err)
 	}
-	return writeFileAtomic(s.path, b)
+	if err := writeFileAtomic(s.path, b); err != nil {
+		s.mu.Lock()
+		s.dirty = true // try again next time
+		s.mu.Unlock()
+		return err
+	}
+	return nil
 }
 
 // writeFileAtomic replaces path with data durably: write a temporary file,

@@ -196,7 +196,8 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// run writes the pushed groups into the TSDB every PushInterval until Close.
+// run writes the pushed groups into the TSDB, and saves changed metadata,
+// every PushInterval until Close.
 func (s *Store) run() {
 	defer close(s.done)
 	t := time.NewTicker(s.opts.PushInterval)
@@ -208,6 +209,9 @@ func (s *Store) run() {
 		case <-t.C:
 			if err := s.appendPushed(context.Background()); err != nil {
 				s.log.Warn("metricstore: writing pushed groups failed", "err", err)
+			}
+			if err := s.meta.save(); err != nil {
+				s.log.Warn("metricstore: saving metric metadata failed", "err", err)
 			}
 		}
 	}
