@@ -167,12 +167,16 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	p := parser.NewParser(parser.Options{})
 	engine := promql.NewEngine(promql.EngineOpts{
-		Logger:               log.With("component", "promql"),
-		Reg:                  opts.Registerer,
-		MaxSamples:           opts.MaxSamples,
-		Timeout:              opts.QueryTimeout,
-		ActiveQueryTracker:   tracker,
-		LookbackDelta:        opts.LookbackDelta,
+		Logger:             log.With("component", "promql"),
+		Reg:                opts.Registerer,
+		MaxSamples:         opts.MaxSamples,
+		Timeout:            opts.QueryTimeout,
+		ActiveQueryTracker: tracker,
+		LookbackDelta:      opts.LookbackDelta,
+		// A subquery without a step ("x[5m:]") steps at the global
+		// evaluation interval; Prometheus's default is 1m.
+		NoStepSubqueryIntervalFn: func(int64) int64 { return time.Minute.Milliseconds() },
+		// Always on in Prometheus since 2.33.
 		EnableAtModifier:     true,
 		EnableNegativeOffset: true,
 		Parser:               p,
