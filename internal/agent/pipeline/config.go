@@ -79,7 +79,11 @@ type Config struct {
 	// Journal, when set, ships journal entries to the dataplane group.
 	Journal Journal
 	// Senders is how many batches are delivered at once (one stream's
-	// batches always one after the other). Default 8.
+	// batches always one after the other). Default 32: a node sends one
+	// request per busy stream per BatchWait (200 a second for 200
+	// containers), and a server answering in 100 ms under load needs
+	// that many in flight to keep up; the server commits concurrent
+	// requests together, so more in flight costs it little.
 	Senders int
 	// PollInterval is the tailer's. Default 250ms.
 	PollInterval time.Duration
@@ -175,7 +179,7 @@ func (c *Config) setDefaults() {
 		c.CheckpointInterval = time.Second
 	}
 	if c.Senders <= 0 {
-		c.Senders = 8
+		c.Senders = 32
 	}
 	if c.Buffer.MaxInFlight < (senderQueue+1)*c.Senders {
 		c.Buffer.MaxInFlight = (senderQueue + 1) * c.Senders // each worker: one delivering, the rest queued

@@ -262,11 +262,22 @@ func (t *Tailer) readGzip(ctx context.Context, tr *tracked, out chan<- Line) err
 // emitted in pieces of MaxLineBytes; the last, unterminated bytes wait in
 // tr.partial for their newline.
 func (t *Tailer) consume(ctx context.Context, tr *tracked, chunk []byte, out chan<- Line) error {
-	data := chunk
 	if len(tr.partial) > 0 {
-		data = append(tr.partial, chunk...)
-		tr.partial = nil
+		// Complete the held line with the chunk's first line only: joining
+		// the whole chunk to it copied every byte read once more.
+		if i := bytes.IndexByte(chunk, '\n'); i >= 0 {
+			line := append(tr.partial, chunk[:i]...)
+			tr.partial = nil
+			if err := t.emitLong(ctx, tr, line, 1, out); err != nil {
+				return err
+			}
+			chunk = chunk[i+1:]
+		} else {
+			chunk = append(tr.partial, chunk...)
+			tr.partial = nil
+		}
 	}
+	data := chunk
 	for {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
@@ -315,8 +326,19 @@ func (t *Tailer) emitLong(ctx context.Context, tr *tracked, line []byte, nl int6
 	return t.emit(ctx, tr, line, nl, out)
 }
 
+// lineSlab is the size of the blocks lines are copied into.
+const lineSlab = 32 << 10
+
 func (t *Tailer) emit(ctx context.Context, tr *tracked, data []byte, nl int64, out chan<- Line) error {
-	l := Line{File: tr.id, Source: tr.source(), Path: tr.path, Offset: tr.off + int64(len(data)) + nl, Data: append([]byte(nil), data...)}
+	// Lines are carved from a shared slab: one allocation per lineSlab
+	// bytes instead of one per line. Each Data is capped at its own end,
+	// so a receiver appending to it cannot touch the next line.
+	if cap(t.slab)-len(t.slab) < len(data) {
+		t.slab = make([]byte, 0, max(lineSlab, len(data)))
+	}
+	n := len(t.slab)
+	t.slab = append(t.slab, data...)
+	l := Line{File: tr.id, Source: tr.source(), Path: tr.path, Offset: tr.off + int64(len(data)) + nl, Data: t.slab[n:len(t.slab):len(t.slab)]}
 	select {
 	case out <- l:
 	case <-ctx.Done():

@@ -42,6 +42,9 @@ type Tailer struct {
 	m   *metrics
 	now func() time.Time
 
+	// slab is where emit copies lines (see lineSlab).
+	slab []byte
+
 	files    map[fileKey]*tracked
 	shadows  map[fileKey]*shadow // rotated files whose content is (or was) read under another inode
 	ghosts   []*ghost            // content no longer on disk under its inode, which a copy or .gz may still hold
