@@ -15,12 +15,14 @@ import (
 	"time"
 
 	jsoniter "github.com/json-iterator/go"
+	"github.com/klauspost/compress/snappy"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/timestamp"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/util/annotations"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/kinsight/kinsight/internal/auth"
 	"github.com/kinsight/kinsight/internal/config"
@@ -43,18 +45,30 @@ type HandlerOptions struct {
 	Keys []config.AccessKey
 	// Version is kinsight's, reported as buildinfo's revision.
 	Version string
-	Logger  *slog.Logger
+	// MaxInflightBytes bounds the remote write and push bodies handled at
+	// once, as received plus decoded, so memory does not grow with the
+	// number of senders; a request that finds no room within 5s is answered
+	// 503, which senders retry. Default: 64MiB (the server passes its
+	// max_inflight_bytes).
+	MaxInflightBytes int64
+	Logger           *slog.Logger
 }
 
 // Handler serves the metric store over HTTP: remote write, the push API and
 // the Prometheus query API. Its methods are http.HandlerFuncs that the
 // server's routes.go mounts.
 type Handler struct {
-	s       *Store
-	auth    authenticator
-	version string
-	log     *slog.Logger
+	s         *Store
+	auth      authenticator
+	version   string
+	log       *slog.Logger
+	inflight  *semaphore.Weighted
+	maxFlight int64
+	wait      time.Duration // inflightWait; tests shorten it
 }
+
+// inflightWait is how long a write waits for room in the in-flight budget.
+const inflightWait = 5 * time.Second
 
 // NewHandler returns the HTTP layer for s.
 func NewHandler(s *Store, opts HandlerOptions) *Handler {
@@ -62,8 +76,26 @@ func NewHandler(s *Store, opts HandlerOptions) *Handler {
 	if log == nil {
 		log = s.log
 	}
-	return &Handler{s: s, auth: authenticator{verifier: opts.Verifier, keys: opts.Keys}, version: opts.Version, log: log}
+	if opts.MaxInflightBytes <= 0 {
+		opts.MaxInflightBytes = 64 << 20
+	}
+	return &Handler{s: s, auth: authenticator{verifier: opts.Verifier, keys: opts.Keys}, version: opts.Version, log: log,
+		inflight: semaphore.NewWeighted(opts.MaxInflightBytes), maxFlight: opts.MaxInflightBytes, wait: inflightWait}
 }
+
+// admit reserves n bytes of the in-flight budget (all of it at most, so a
+// request larger than the budget runs alone) and returns their release.
+func (h *Handler) admit(ctx context.Context, n int64) (func(), bool) {
+	n = min(max(n, 1), h.maxFlight)
+	ctx, cancel := context.WithTimeout(ctx, h.wait)
+	defer cancel()
+	if err := h.inflight.Acquire(ctx, n); err != nil {
+		return nil, false
+	}
+	return func() { h.inflight.Release(n) }, true
+}
+
+const msgBusy = "too many bytes of remote write and push requests in flight; retry later"
 
 // readBody reads at most limit bytes; more is a 413.
 func readBody(r *http.Request, limit int64) ([]byte, error) {
@@ -94,6 +126,15 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request) int {
 		http.Error(w, msg, code)
 		return code
 	}
+	n := r.ContentLength
+	if n < 0 {
+		n = h.s.opts.MaxWriteCompressedBytes
+	}
+	release, ok := h.admit(r.Context(), n)
+	if !ok {
+		return fail(http.StatusServiceUnavailable, msgBusy)
+	}
+	defer release()
 	body, err := readBody(r, h.s.opts.MaxWriteCompressedBytes)
 	if err != nil {
 		return fail(http.StatusRequestEntityTooLarge, err.Error())
@@ -104,6 +145,15 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request) int {
 	}
 	if err != nil {
 		return fail(errorStatus(err.(*authError).typ), err.Error())
+	}
+	if dn, err := snappy.DecodedLen(body); err == nil && int64(dn) <= h.s.opts.MaxWriteBytes {
+		// The decoded body and the request built from it are the bulk of
+		// the memory: reserve room for them too.
+		release2, ok := h.admit(r.Context(), 2*int64(dn))
+		if !ok {
+			return fail(http.StatusServiceUnavailable, msgBusy)
+		}
+		defer release2()
 	}
 	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "snappy") {
 		return fail(http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Encoding %q: remote write bodies are snappy-compressed", enc))
@@ -142,6 +192,16 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) int {
 		http.Error(w, msg, code)
 		return code
 	}
+	n := r.ContentLength
+	if n < 0 {
+		n = h.s.opts.MaxWriteCompressedBytes
+	}
+	// A parsed push body takes several times its text size.
+	release, ok := h.admit(r.Context(), 4*n)
+	if !ok {
+		return fail(http.StatusServiceUnavailable, msgBusy)
+	}
+	defer release()
 	body, err := readBody(r, h.s.opts.MaxWriteCompressedBytes)
 	if err != nil {
 		return fail(http.StatusRequestEntityTooLarge, err.Error())

@@ -28,6 +28,7 @@ type env struct {
 	opts Options
 	hopt HandlerOptions
 	s    *Store
+	h    *Handler
 	reg  *prometheus.Registry
 	srv  *httptest.Server
 }
@@ -54,6 +55,7 @@ func (e *env) open() {
 	}
 	e.s = s
 	h := NewHandler(s, e.hopt)
+	e.h = h
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/write", h.Write)
 	mux.HandleFunc("PUT /metrics/{rest...}", h.Push)

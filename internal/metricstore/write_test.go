@@ -219,3 +219,24 @@ func TestRestartKeepsData(t *testing.T) {
 	r = e.get("/api/v1/metadata", nil)
 	contains(t, "metadata after restart", r.body, `"restart_test":[{"type":"gauge","help":"h","unit":""}]`)
 }
+
+func TestWriteInflightBound(t *testing.T) {
+	e := newEnv(t, Options{}, HandlerOptions{MaxInflightBytes: 1 << 20})
+	e.h.wait = 10 * time.Millisecond
+	req := &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{
+		{Labels: series("inflight"), Samples: []prompb.Sample{{Value: 1, Timestamp: ms(time.Now())}}}}}
+	// Another request holds the whole budget: this one is told to retry.
+	if err := e.h.inflight.Acquire(t.Context(), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.write(req); r.code != 503 {
+		t.Errorf("full budget: %d %s, want 503", r.code, r.body)
+	}
+	if r := e.do("PUT", "/metrics/job/x", []byte("x 1\n"), nil); r.code != 503 {
+		t.Errorf("full budget push: %d %s, want 503", r.code, r.body)
+	}
+	e.h.inflight.Release(1 << 20)
+	if r := e.write(req); r.code != 204 {
+		t.Errorf("after release: %d %s", r.code, r.body)
+	}
+}

@@ -129,7 +129,7 @@ func New(cfg config.Server, opts Options) (*Server, error) {
 	log.Info("metric store open", "dir", filepath.Join(cfg.DataDir, "metrics"), "took", time.Since(start).Round(time.Millisecond))
 	s.metricsH = metricstore.NewHandler(metrics, metricstore.HandlerOptions{
 		Verifier: s.verifier, Keys: cfg.Auth.AccessKeys, Version: opts.Version,
-		Logger: log.With("component", "metrics-api"),
+		MaxInflightBytes: int64(cfg.MaxInflightBytes), Logger: log.With("component", "metrics-api"),
 	})
 	return s, nil
 }
