@@ -240,3 +240,22 @@ func TestWriteInflightBound(t *testing.T) {
 		t.Errorf("after release: %d %s", r.code, r.body)
 	}
 }
+
+func TestRemoteWriteNativeHistogram(t *testing.T) {
+	e := newEnv(t, Options{}, HandlerOptions{})
+	now := time.Now().Truncate(time.Second)
+	h := prompb.Histogram{
+		Count: &prompb.Histogram_CountInt{CountInt: 5}, Sum: 12.5, Schema: 0, ZeroThreshold: 1e-128,
+		ZeroCount:     &prompb.Histogram_ZeroCountInt{ZeroCountInt: 0},
+		PositiveSpans: []prompb.BucketSpan{{Offset: 0, Length: 2}}, PositiveDeltas: []int64{2, 1},
+		Timestamp: ms(now),
+	}
+	if r := e.write(&prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{Labels: series("nh_test"), Histograms: []prompb.Histogram{h}}}}); r.code != 204 {
+		t.Fatalf("write: %d %s", r.code, r.body)
+	}
+	r := e.get("/api/v1/query", url.Values{"query": {"nh_test"}, "time": {fmtUnix(now)}})
+	want := `{"metric":{"__name__":"nh_test"},"histogram":[` + fmtUnix(now) + `,{"count":"5","sum":"12.5","buckets":[[0,"0.5","1","2"],[0,"1","2","3"]]}]}`
+	contains(t, "native histogram", r.body, want)
+	r = e.get("/api/v1/query", url.Values{"query": {"histogram_count(nh_test)"}, "time": {fmtUnix(now)}})
+	contains(t, "histogram_count", r.body, `"5"]`)
+}
