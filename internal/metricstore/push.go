@@ -210,10 +210,23 @@ func ParsePushBody(contentType string, body []byte) (map[string]*dto.MetricFamil
 		if name == "push_time_seconds" || name == "push_failure_time_seconds" {
 			return nil, clientErrorf("metric %q is set by the server and cannot be pushed", name)
 		}
+		seen := make(map[string]struct{}, len(mf.Metric))
 		for _, m := range mf.Metric {
 			if m.TimestampMs != nil {
 				return nil, clientErrorf("pushed metrics must not have timestamps (metric %q)", name)
 			}
+			// The same series twice is refused, as the Pushgateway's
+			// consistency check refuses it ("was collected before with the
+			// same name and label values").
+			lb := labels.NewBuilder(labels.EmptyLabels())
+			for _, lp := range m.Label {
+				lb.Set(lp.GetName(), lp.GetValue())
+			}
+			key := lb.Labels().String()
+			if _, dup := seen[key]; dup {
+				return nil, clientErrorf("metric %s%s was pushed twice with the same labels", name, key)
+			}
+			seen[key] = struct{}{}
 			for _, lp := range m.Label {
 				if !model.LegacyValidation.IsValidLabelName(lp.GetName()) {
 					return nil, clientErrorf("invalid label name %q in metric %q", truncate(lp.GetName(), 128), name)

@@ -93,6 +93,7 @@ batch_seconds_count 4
 		{"/metrics/job/", "x 1\n", "push path"},
 		{"/metrics/job@base64/!!!", "x 1\n", "base64"},
 		{"/metrics/job/batch", "push_time_seconds 1\n", "set by the server"},
+		{"/metrics/job/batch", "dup 1\ndup 2\n", "pushed twice"},
 	} {
 		r := push("PUT", c.path, c.body)
 		if r.code != 400 {
@@ -104,8 +105,8 @@ batch_seconds_count 4
 	if got := query(`push_failure_time_seconds{job="batch"}`); strings.Contains(got, `,"0"]`) {
 		t.Errorf("failed pushes not recorded: %s", got)
 	}
-	if got := e.counter("kinsight_metrics_push_requests_total", "400", "PUT"); got != 8 {
-		t.Errorf("push requests{PUT,400} = %v, want 8", got)
+	if got := e.counter("kinsight_metrics_push_requests_total", "400", "PUT"); got != 9 {
+		t.Errorf("push requests{PUT,400} = %v, want 9", got)
 	}
 
 	// The Pushgateway's listing.
