@@ -24,7 +24,7 @@ func TestCgroupNames(t *testing.T) {
 		{"kubepods-burstable-pod0f2a6c1e_3b7d_4c55_9e41_2d8f5a7b9c10.slice", fixUID1, true},
 		{"kubepods-besteffort-pod7e6d5c4b_3a29_4817_a6b5_c4d3e2f1a0b9.slice", fixUID2, true},
 		{"kubepods-pod0f2a6c1e_3b7d_4c55_9e41_2d8f5a7b9c10.slice", fixUID1, true}, // guaranteed QoS
-		{"pod0f2a6c1e-3b7d-4c55-9e41-2d8f5a7b9c10", fixUID1, true},                  // cgroupfs
+		{"pod0f2a6c1e-3b7d-4c55-9e41-2d8f5a7b9c10", fixUID1, true},                // cgroupfs
 		{"kubepods-burstable.slice", "", false},
 		{"burstable", "", false},
 		{"kubepods-burstable-pod.slice", "", false},
