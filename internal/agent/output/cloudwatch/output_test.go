@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -280,4 +281,51 @@ func TestSendStops(t *testing.T) {
 			t.Errorf("retries = %v, want 3", n)
 		}
 	})
+}
+
+// TestSendRepeatIsSkipped: events sent again with the same positions (an
+// agent re-reading after a crash) are acknowledged and not stored twice;
+// later positions are stored; a batch whose channel goes back in time
+// order is sent without positions (stored, not deduplicated). Quoted events
+// carry positions like plain ones.
+func TestSendRepeatIsSkipped(t *testing.T) {
+	s := startServer(t)
+	o, _ := newOutput(t, s, nil)
+	ctx := context.Background()
+	now := time.Now().UnixMilli() - 60_000
+	var first []Event
+	for i := range 200 {
+		e := Event{Timestamp: now + int64(i), Message: fmt.Sprintf("line %d", i), End: int64(i+1) * 10, Source: 0xfeed, Channel: uint8(1 + i%2)}
+		if i%3 == 0 {
+			e = quoted(e.Timestamp, e.Message)
+			e.End, e.Source, e.Channel = int64(i+1)*10, 0xfeed, uint8(1+i%2)
+		}
+		first = append(first, e)
+	}
+	if err := o.Send(ctx, "/dedup", "s", first); err != nil {
+		t.Fatal(err)
+	}
+	// The crash: the last 50 again, then 10 new ones.
+	again := append(slices.Clone(first[150:]), Event{Timestamp: now + 300, Message: "new", End: 5000, Source: 0xfeed, Channel: 1})
+	if err := o.Send(ctx, "/dedup", "s", again); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(o.m.duplicates); got != 50 {
+		t.Errorf("duplicate_events_total = %v, want 50", got)
+	}
+	got := readAll(t, s, "/dedup", "s")
+	if len(got) != 201 || got[200].Message != "new" {
+		t.Fatalf("stored %d events (last %q), want 201 ending with the new one", len(got), got[len(got)-1].Message)
+	}
+	// Ends going back within a channel: no header, so nothing is skipped.
+	back := []Event{
+		{Timestamp: now + 400, Message: "b1", End: 7000, Source: 0xfeed, Channel: 1},
+		{Timestamp: now + 401, Message: "b2", End: 6000, Source: 0xfeed, Channel: 1},
+	}
+	if err := o.Send(ctx, "/dedup", "s", back); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, s, "/dedup", "s"); len(got) != 203 {
+		t.Fatalf("stored %d events, want 203", len(got))
+	}
 }
