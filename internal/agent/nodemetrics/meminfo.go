@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
 )
 
 // collectMeminfo reports every field of /proc/meminfo as node-exporter
@@ -24,14 +25,26 @@ func (c *Collector) collectMeminfo(ch chan<- prometheus.Metric) error {
 		desc, ok := c.mem[string(name)] // no allocation for the lookup
 		if !ok {
 			s := string(name)
-			desc = prometheus.NewDesc("node_memory_"+s, "Memory information field "+s+".", nil, nil)
-			c.mem[s] = desc
+			// A garbled file must not make series that a classic
+			// Prometheus receiver rejects: such a field is an error (and
+			// remembered as nil so that it is not checked again).
+			if model.LegacyValidation.IsValidMetricName("node_memory_" + s) {
+				desc = prometheus.NewDesc("node_memory_"+s, "Memory information field "+s+".", nil, nil)
+			}
+			if len(c.mem) < 1024 { // the kernel has ~60 fields; bound a garbled file
+				c.mem[s] = desc
+			}
+		}
+		if desc == nil {
+			if bad == nil {
+				bad = fmt.Errorf("meminfo field %q: not a valid metric name", name)
+			}
+			return
 		}
 		typ := prometheus.GaugeValue
 		if bytes.HasSuffix(name, []byte("_total")) {
 			typ = prometheus.CounterValue
 		}
-		// An invalid name (a garbled file) fails here, not with a panic.
 		if err := emit(ch, desc, typ, v); err != nil && bad == nil {
 			bad = fmt.Errorf("meminfo field %q: %w", name, err)
 		}
@@ -64,7 +77,9 @@ func parseMeminfo(data []byte, scratch *[]byte, fn func(name []byte, v float64))
 		}
 		f1, rest := nextField(rest)
 		unit, rest := nextField(rest)
-		if extra, _ := nextField(rest); len(f1) == 0 || len(extra) > 0 || len(key) == 0 {
+		key = bytes.TrimSpace(key)
+		if extra, _ := nextField(rest); len(f1) == 0 || len(extra) > 0 || len(key) == 0 ||
+			bytes.ContainsAny(key, " \t") {
 			return fmt.Errorf("malformed line %q", line)
 		}
 		v, err := strconv.ParseFloat(string(f1), 64)
