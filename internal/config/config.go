@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 )
 
@@ -99,7 +100,8 @@ func Parse(data []byte) (Config, error) {
 // Duration is a time.Duration written as "10s", "5m" in YAML.
 type Duration time.Duration
 
-// UnmarshalYAML accepts Go duration strings.
+// UnmarshalYAML accepts Go duration strings, and Prometheus's (which add
+// d, w and y units: "15d", as Prometheus users write retentions).
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	var s string
 	if err := n.Decode(&s); err != nil {
@@ -107,8 +109,12 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		// A TypeError lets the decoder go on and report every bad value.
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: invalid duration %q (use Go durations such as 10s, 5m)", n.Line, s)}}
+		pv, perr := model.ParseDuration(s)
+		if perr != nil {
+			// A TypeError lets the decoder go on and report every bad value.
+			return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: invalid duration %q (use durations such as 10s, 5m, 15d)", n.Line, s)}}
+		}
+		v = time.Duration(pv)
 	}
 	*d = Duration(v)
 	return nil
