@@ -86,6 +86,18 @@ func TestCgroupV2Systemd(t *testing.T) {
 	if !s.Node.Mem.Valid || s.Node.Mem.WorkingSet != ws {
 		t.Errorf("node (kubepods) %+v", s.Node.Mem)
 	}
+	res := Compute(nil, s, nil, Env{NodeCPUCores: 4, NodeMemoryBytes: 64 << 30})
+	for _, pr := range res.Pods {
+		if pr.UID != fixUID1 {
+			continue
+		}
+		if _, ok := pr.Values["pod_memory_limit"]; ok {
+			t.Error("pod memory.max is max: no pod_memory_limit")
+		}
+		if v := pr.Containers[0].Values["container_memory_utilization_over_container_limit"]; !near(v, float64(ws)/34359738368*100) {
+			t.Errorf("container over limit from memory.max: %v", v)
+		}
+	}
 	if s.Pods[fixUID2] == nil || s.Pods[fixUID2].Containers[fixCID2] == nil {
 		t.Errorf("besteffort pod %+v", s.Pods[fixUID2])
 	}

@@ -216,6 +216,9 @@ func podResult(pp, ps *PodSample, pi *PodInfo, prev, cur *Snapshot, nodeCPU, nod
 			set(v, "pod_memory_utilization_over_pod_limit", pct(float64(ps.Mem.WorkingSet), r.memLimit), ps.Mem.Valid && r.memLimit > 0)
 		}
 		podStatus(v, pi)
+	} else if ps.Mem.Limit > 0 {
+		v["pod_memory_limit"] = float64(ps.Mem.Limit)
+		set(v, "pod_memory_utilization_over_pod_limit", pct(float64(ps.Mem.WorkingSet), float64(ps.Mem.Limit)), ps.Mem.Valid)
 	}
 	pr.Containers = containerResults(pp, ps, pi, prev, cur, nodeCPU, nodeMem)
 	return pr
@@ -295,6 +298,12 @@ func containerResults(pp, ps *PodSample, pi *PodInfo, prev, cur *Snapshot, nodeC
 			v["container_filesystem_usage"] = float64(fs.UsedBytes)
 			v["container_filesystem_capacity"] = float64(fs.CapacityBytes)
 			set(v, "container_filesystem_utilization", pct(float64(fs.UsedBytes), float64(fs.CapacityBytes)), fs.CapacityBytes > 0)
+		}
+		if ci == nil && cs.Mem.Limit > 0 {
+			// Without a pod list the cgroup's own limit stands in for the
+			// spec's (the kubelet writes the spec's limit there).
+			v["container_memory_limit"] = float64(cs.Mem.Limit)
+			set(v, "container_memory_utilization_over_container_limit", pct(float64(cs.Mem.WorkingSet), float64(cs.Mem.Limit)), cs.Mem.Valid)
 		}
 		if ci != nil {
 			if ci.HasCPURequest {
