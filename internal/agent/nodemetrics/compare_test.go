@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -78,7 +79,7 @@ func flatten(mfs []*dto.MetricFamily) map[string]sample {
 	return out
 }
 
-func scrape(t *testing.T, url string) map[string]sample {
+func scrape(t testing.TB, url string) map[string]sample {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -100,7 +101,7 @@ func scrape(t *testing.T, url string) map[string]sample {
 // startNodeExporter runs the real node-exporter with the collectors and
 // exclude patterns this package mirrors, on a free loopback port, and
 // returns its metrics URL.
-func startNodeExporter(t *testing.T) string {
+func startNodeExporter(t testing.TB, opts Options) (url string, pid int) {
 	t.Helper()
 	if _, err := os.Stat(nodeExporterBin); err != nil {
 		if os.Getenv("CI") != "" {
@@ -127,7 +128,7 @@ func startNodeExporter(t *testing.T) string {
 		"--collector.filesystem.fs-types-exclude="+DefaultFSTypesExclude,
 		"--collector.diskstats.device-exclude="+DefaultDiskDevicesExclude,
 		"--collector.netdev.device-exclude="+DefaultNetDevicesExclude,
-		"--path.procfs="+DefaultProcPath, "--path.sysfs="+DefaultSysPath, "--path.rootfs="+DefaultRootPath,
+		"--path.procfs="+opts.ProcPath, "--path.sysfs="+opts.SysPath, "--path.rootfs="+opts.RootPath,
 		"--path.udev.data="+DefaultUdevDataPath,
 	)
 	cmd.Stdout = io.Discard
@@ -145,14 +146,14 @@ func startNodeExporter(t *testing.T) string {
 			t.Logf("node-exporter stderr:\n%s", stderr.String())
 		}
 	})
-	url := "http://" + addr + "/metrics"
+	url = "http://" + addr + "/metrics"
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return url
+				return url, cmd.Process.Pid
 			}
 		}
 		select {
@@ -195,10 +196,30 @@ func tolerance(key string, s sample, memTotal float64) float64 {
 // on this machine: every series node-exporter has in this package's scope
 // (and still has a moment later) must be here with the same labels and
 // type, and a value within the bracket of node-exporter's two scrapes taken
-// before and after ours, within tolerance.
+// before and after ours, within tolerance. It runs twice: with the default
+// roots, and with /proc, /sys and / reached through other paths as in a
+// DaemonSet that mounts them at /host/... (symlinks here), given to both.
 func TestCompareNodeExporter(t *testing.T) {
-	url := startNodeExporter(t)
-	c, err := New(Options{})
+	t.Run("default roots", func(t *testing.T) {
+		compareNodeExporter(t, Options{ProcPath: DefaultProcPath, SysPath: DefaultSysPath, RootPath: DefaultRootPath})
+	})
+	t.Run("host roots", func(t *testing.T) {
+		host := filepath.Join(t.TempDir(), "host")
+		if err := os.Mkdir(host, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for link, target := range map[string]string{"proc": "/proc", "sys": "/sys", "root": "/"} {
+			if err := os.Symlink(target, filepath.Join(host, link)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		compareNodeExporter(t, Options{ProcPath: host + "/proc", SysPath: host + "/sys", RootPath: host + "/root"})
+	})
+}
+
+func compareNodeExporter(t *testing.T, opts Options) {
+	url, _ := startNodeExporter(t, opts)
+	c, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

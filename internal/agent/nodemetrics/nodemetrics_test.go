@@ -205,3 +205,39 @@ func TestParseMounts(t *testing.T) {
 		t.Errorf("stripRoot: %q", got)
 	}
 }
+
+// TestConcurrentCollect: registries may gather from several goroutines at
+// once (two scrapers); Collect serialises them (run with -race).
+func TestConcurrentCollect(t *testing.T) {
+	c := fixtureCollector(t, fixture)
+	want := exposition(gather(t, c))
+	errs := make(chan string, 4)
+	for range 4 {
+		go func() {
+			var bad string
+			for range 20 {
+				if got := exposition(gather(t, c)); got != strings.ReplaceAll(want, `collector="filesystem"} counter 1`, `collector="filesystem"} counter `+extractFSErrors(got)) {
+					bad = lineDiff(want, got)
+				}
+			}
+			errs <- bad
+		}()
+	}
+	for range 4 {
+		if bad := <-errs; bad != "" {
+			t.Errorf("concurrent collections differ:\n%s", bad)
+		}
+	}
+}
+
+// extractFSErrors is the filesystem error count in an exposition: it grows
+// with every collection of the fixture (its /mnt/with space never exists).
+func extractFSErrors(exp string) string {
+	const k = `kinsight_agent_nodemetrics_errors_total{collector="filesystem"} counter `
+	i := strings.Index(exp, k)
+	if i < 0 {
+		return ""
+	}
+	rest := exp[i+len(k):]
+	return rest[:strings.IndexByte(rest, '\n')]
+}
