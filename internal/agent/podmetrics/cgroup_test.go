@@ -199,6 +199,22 @@ func TestCgroupCollectorRate(t *testing.T) {
 	}
 }
 
+// TestRunStops: Run observes at once and returns when its context ends.
+func TestRunStops(t *testing.T) {
+	c, err := New(Options{CgroupRoot: "testdata/cgroup/v2-systemd", NodeCPUCores: 1, NodeMemoryBytes: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.Run(ctx, time.Hour); err != context.Canceled {
+		t.Fatalf("Run: %v", err)
+	}
+	if c.Last() == nil || len(c.Last().Pods) != 2 {
+		t.Fatalf("no observation before returning: %+v", c.Last())
+	}
+}
+
 func TestParseKeyedAndValue(t *testing.T) {
 	kv, err := parseKeyed([]byte("usage_usec 5\nuser_usec 3\n\nsystem_usec 2"), nil)
 	if err != nil || kv["usage_usec"] != 5 || kv["system_usec"] != 2 || len(kv) != 3 {

@@ -93,7 +93,9 @@ func Compute(prev, cur *Snapshot, pods []PodInfo, env Env) *Result {
 		}
 		pr := podResult(pp, ps, pi, prev, cur, nodeCPU, nodeMem, env)
 		res.Pods = append(res.Pods, pr)
-		if pi == nil {
+		if pods == nil {
+			// Without a pod list every pod and container seen counts as
+			// running; with one, the list's phases and states decide.
 			runningPods++
 			runningContainers += float64(len(ps.Containers))
 		}
