@@ -32,7 +32,8 @@ type sample struct {
 
 // inScope is true for the node-exporter metrics this package promises.
 func inScope(name string) bool {
-	for _, p := range []string{"node_cpu_seconds_total", "node_cpu_guest_seconds_total", "node_memory_",
+	for _, p := range []string{"node_cpu_seconds_total", "node_cpu_guest_seconds_total", "node_cpu_core_throttles_total",
+		"node_cpu_package_throttles_total", "node_memory_",
 		"node_filesystem_", "node_disk_", "node_network_", "node_load", "node_boot_time_seconds",
 		"node_context_switches_total", "node_forks_total", "node_intr_total", "node_procs_"} {
 		if strings.HasPrefix(name, p) {

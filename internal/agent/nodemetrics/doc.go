@@ -15,6 +15,9 @@
 //   - <proc>/stat: node_cpu_seconds_total, node_cpu_guest_seconds_total,
 //     node_boot_time_seconds, node_context_switches_total, node_forks_total,
 //     node_intr_total, node_procs_running, node_procs_blocked
+//   - <sys>/devices/system/cpu/cpu<N>/{topology,thermal_throttle}:
+//     node_cpu_core_throttles_total, node_cpu_package_throttles_total
+//     (where the kernel has them)
 //   - <proc>/meminfo: node_memory_<Field>_bytes (every field the kernel
 //     prints, named as node-exporter names it)
 //   - <proc>/1/mounts (else <proc>/mounts) and statfs(2) on

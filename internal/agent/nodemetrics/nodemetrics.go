@@ -96,15 +96,16 @@ type Collector struct {
 
 	// mu serialises Collect: the fields below are per-collection scratch
 	// and state carried from one collection to the next.
-	mu      sync.Mutex
-	errs    map[string]float64
-	failing map[string]bool
-	buf     []byte // reused read buffer for the files parsed here
-	key     []byte // reused meminfo key scratch
-	cpu     cpuState
-	mem     map[string]*prometheus.Desc // by node_memory_ suffix
-	fs      fsState
-	udev    map[string]string
+	mu       sync.Mutex
+	errs     map[string]float64
+	failing  map[string]bool
+	buf      []byte // reused read buffer for the files parsed here
+	key      []byte // reused meminfo key scratch
+	cpu      cpuState
+	throttle throttleState
+	mem      map[string]*prometheus.Desc // by node_memory_ suffix
+	fs       fsState
+	udev     map[string]string
 }
 
 var _ prometheus.Collector = (*Collector)(nil)

@@ -241,3 +241,62 @@ func extractFSErrors(exp string) string {
 	rest := exp[i+len(k):]
 	return rest[:strings.IndexByte(rest, '\n')]
 }
+
+// TestThermalThrottles: sysfs of a host with thermal_throttle (the
+// fixture's machine, a VM, has none): one core series per (package, core),
+// hyperthread siblings counted once, one package series per package.
+func TestThermalThrottles(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		core1    string // cpu1's core_id; cpu0 is package 0 core 0
+		want     []string
+		wantNone string
+	}{
+		{"two cores", "1", []string{
+			`node_cpu_core_throttles_total{core="0",package="0"} counter 7`,
+			`node_cpu_core_throttles_total{core="1",package="0"} counter 9`,
+			`node_cpu_package_throttles_total{package="0"} counter 3`,
+		}, ""},
+		{"siblings", "0", []string{
+			`node_cpu_core_throttles_total{core="0",package="0"} counter 7`,
+			`node_cpu_package_throttles_total{package="0"} counter 3`,
+		}, `core="1"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := copyTree(t)
+			for cpu, files := range map[string]map[string]string{
+				"cpu0": {"topology/physical_package_id": "0", "topology/core_id": "0",
+					"thermal_throttle/core_throttle_count": "7", "thermal_throttle/package_throttle_count": "3"},
+				"cpu1": {"topology/physical_package_id": "0", "topology/core_id": tc.core1,
+					"thermal_throttle/core_throttle_count": "9", "thermal_throttle/package_throttle_count": "3"},
+			} {
+				for f, v := range files {
+					p := filepath.Join(root, "sys/devices/system/cpu", cpu, f)
+					if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(p, []byte(v+"\n"), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			got := exposition(gather(t, fixtureCollector(t, root)))
+			for _, w := range tc.want {
+				if !strings.Contains(got, w+"\n") {
+					t.Errorf("missing %s", w)
+				}
+			}
+			if n := strings.Count(got, "node_cpu_core_throttles_total{") + strings.Count(got, "node_cpu_package_throttles_total{"); n != len(tc.want) {
+				t.Errorf("%d throttle series, want %d", n, len(tc.want))
+			}
+			if tc.wantNone != "" && strings.Contains(got, tc.wantNone) {
+				t.Errorf("unexpected %s", tc.wantNone)
+			}
+		})
+	}
+	// The fixture itself has no thermal_throttle: no series, no error.
+	got := exposition(gather(t, fixtureCollector(t, fixture)))
+	if strings.Contains(got, "throttles_total") || !strings.Contains(got, `collector="stat"} counter 0`) {
+		t.Error("throttle series or errors without thermal_throttle")
+	}
+}

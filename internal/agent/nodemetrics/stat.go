@@ -109,6 +109,7 @@ func (c *Collector) collectStat(ch chan<- prometheus.Metric) error {
 		ch <- prometheus.MustNewConstMetric(cpuGuestDesc, counter, v.Guest, cpu, "user")
 		ch <- prometheus.MustNewConstMetric(cpuGuestDesc, counter, v.GuestNice, cpu, "nice")
 	}
+	c.collectThrottles(ch, st.CPU)
 	ch <- prometheus.MustNewConstMetric(bootTimeDesc, prometheus.GaugeValue, float64(st.BootTime))
 	ch <- prometheus.MustNewConstMetric(contextSwitchesDesc, counter, float64(st.ContextSwitches))
 	ch <- prometheus.MustNewConstMetric(forksDesc, counter, float64(st.ProcessCreated))
