@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -426,10 +427,10 @@ func scanJSONString(s string, backslash bool) bool {
 	return false
 }
 
-// unescapeSimple decodes the inside of a JSON string that is valid UTF-8
-// and uses only the one-letter escapes, which is what encoding/json would
-// give for it; anything else (\u escapes, invalid UTF-8, which it
-// replaces, control characters, which it rejects) is left to it.
+// unescapeSimple decodes the inside of a JSON string that is valid UTF-8,
+// as encoding/json would (escapes, \u escapes and surrogate pairs);
+// anything else (invalid UTF-8, which it replaces, control characters or
+// bad escapes, which it rejects) is left to it.
 func unescapeSimple(inner []byte) (string, bool) {
 	if scanJSONString(unsafe.String(unsafe.SliceData(inner), len(inner)), false) || !utf8.Valid(inner) {
 		return "", false
@@ -458,10 +459,54 @@ func unescapeSimple(inner []byte) (string, bool) {
 			out = append(out, '\r')
 		case 't':
 			out = append(out, '\t')
+		case 'u':
+			// As encoding/json: a valid surrogate pair is one rune, any
+			// other surrogate is U+FFFD.
+			r, ok := hex4(inner[k+2:])
+			if !ok {
+				return "", false
+			}
+			n := 6
+			if utf16.IsSurrogate(r) {
+				r2, ok2 := rune(-1), false
+				if rest := inner[k+6:]; len(rest) >= 2 && rest[0] == '\\' && rest[1] == 'u' {
+					r2, ok2 = hex4(rest[2:])
+				}
+				if d := utf16.DecodeRune(r, r2); ok2 && d != utf8.RuneError {
+					r, n = d, 12
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			out = utf8.AppendRune(out, r)
+			inner = inner[k+n:]
+			continue
 		default:
 			return "", false
 		}
 		inner = inner[k+2:]
 	}
 	return string(out), true
+}
+
+// hex4 reads the four hex digits of a \u escape.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }

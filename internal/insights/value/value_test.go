@@ -280,7 +280,7 @@ func TestArithmetic(t *testing.T) {
 
 // FuzzUnquote: the fast paths give what encoding/json gives.
 func FuzzUnquote(f *testing.F) {
-	for _, s := range []string{`"plain"`, `"a\"b\\c\/d\n\t\r\b\f"`, `"\u00e9"`, "\"x\ty\"", `"é\n"`, "\"\xff\\n\"", `"trailing\"`, `"12345678\\9abcdefgh"`} {
+	for _, s := range []string{`"plain"`, `"a\"b\\c\/d\n\t\r\b\f"`, `"\u00e9"`, "\"x\ty\"", `"é\n"`, "\"\xff\\n\"", `"trailing\"`, `"12345678\\9abcdefgh"`, `"\ud83d\ude00"`, `"\ud83d"`, `"\ud83dx"`, `"\ud83d\u0041"`, `"\uDE00\ud83d"`, `"<\u003c\u0026>"`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
