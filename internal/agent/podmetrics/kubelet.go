@@ -19,18 +19,17 @@ const (
 	DefaultKubeletTimeout = 10 * time.Second
 	// DefaultKubeletMaxBody bounds one response: a summary of 110 pods with
 	// three containers each is about 600 KiB, the pod list about 2 MiB.
-	DefaultKubeletMaxBody  = 32 << 20
-	DefaultTokenFile       = "/var/run/secrets/kubernetes.io/serviceaccount/token"
-	DefaultCAFile          = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
-	kubeletSummaryPath     = "/stats/summary"
-	kubeletPodsPath        = "/pods"
-	errReasonTimeout       = "timeout"
-	errReasonTooLarge      = "too_large"
-	errReasonHTTPStatus    = "http_status"
-	errReasonDecode        = "decode"
-	errReasonRequest       = "request"
-	errReasonCgroup        = "cgroup"
-	errReasonNoObservation = "no_observation"
+	DefaultKubeletMaxBody = 32 << 20
+	DefaultTokenFile      = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+	DefaultCAFile         = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+	kubeletSummaryPath    = "/stats/summary"
+	kubeletPodsPath       = "/pods"
+	errReasonTimeout      = "timeout"
+	errReasonTooLarge     = "too_large"
+	errReasonHTTPStatus   = "http_status"
+	errReasonDecode       = "decode"
+	errReasonRequest      = "request"
+	errReasonCgroup       = "cgroup"
 )
 
 // KubeletOptions configure the kubelet client.
@@ -115,7 +114,6 @@ func NewKubeletClient(opts KubeletOptions) (*KubeletClient, error) {
 			TLSHandshakeTimeout: opts.Timeout,
 			MaxIdleConns:        2,
 			IdleConnTimeout:     5 * time.Minute,
-			DisableCompression:  false,
 		}
 	}
 	return &KubeletClient{opts: opts, client: &http.Client{Transport: rt, Timeout: opts.Timeout}}, nil
