@@ -83,7 +83,9 @@ remote_write:
 		if err != nil || want == nil {
 			t.Fatalf("prometheus %q: %v %+v", c.expr, err, wr)
 		}
-		if len(want.Series) == 0 {
+		// Functions over 5 s windows may have nothing to say on a machine
+		// too loaded to scrape every second; raw series must be there.
+		if len(want.Series) == 0 && c.tol == 0 {
 			t.Errorf("prometheus answers %q with nothing: node-exporter not scraped?", c.expr)
 		}
 		got, gr, err := queryInstant(ctx, sut, c.expr, end)
