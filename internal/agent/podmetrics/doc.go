@@ -31,7 +31,10 @@
 //     two observations: Observe keeps the previous snapshot per pod and
 //     container, and a counter that went back (a restarted container) or a
 //     changed container start time gives no value rather than a negative or
-//     a spike. The first observation therefore has no rates.
+//     a spike. The first observation therefore has no rates. With the
+//     kubelet the intervals are its own read times (cpu.time, network.time):
+//     a cached sample served twice gives the kubelet's usageNanoCores for
+//     CPU and no network rate, rather than a false 0.
 //   - A value that cannot be computed is absent, never 0: no pod limit means
 //     no pod_cpu_utilization_over_pod_limit (AWS's rule), no previous
 //     snapshot means no usage. Status metrics are all emitted, 0 included,

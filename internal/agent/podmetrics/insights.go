@@ -366,6 +366,12 @@ func cpuRate(a, b *CPUSample, ta, tb time.Time) (float64, bool) {
 	}
 	if !a.Time.IsZero() && !b.Time.IsZero() {
 		ta, tb = a.Time, b.Time
+		if ta.Equal(tb) && a.UsageCoreNanoSeconds == b.UsageCoreNanoSeconds {
+			// The kubelet served the same cached sample twice (its
+			// housekeeping interval is about as long as ours): its own
+			// rate over its last window stands in.
+			return float64(b.UsageNanoCores) / 1e6, true
+		}
 	}
 	dt := tb.Sub(ta).Seconds()
 	if dt <= 0 {
@@ -379,6 +385,11 @@ func cpuRate(a, b *CPUSample, ta, tb time.Time) (float64, bool) {
 func netRate(a, b *NetSample, ta, tb time.Time) (rx, tx float64, ok bool) {
 	if !a.Valid || !b.Valid || b.RxBytes < a.RxBytes || b.TxBytes < a.TxBytes {
 		return 0, 0, false
+	}
+	if !a.Time.IsZero() && !b.Time.IsZero() {
+		// The kubelet's own read times: a cached sample served twice gives
+		// no value rather than a false 0.
+		ta, tb = a.Time, b.Time
 	}
 	dt := tb.Sub(ta).Seconds()
 	if dt <= 0 {

@@ -9,6 +9,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"io"
+	"log"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -39,7 +41,7 @@ func newFakeKubelet(t *testing.T) *fakeKubelet {
 	f := &fakeKubelet{}
 	summary := readFixture(t, "kubelet/otel-minikube-2020.json")
 	pods := readFixture(t, "kubelet/pods-minikube.json")
-	f.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+testToken {
 			http.Error(w, "Unauthorized", http.StatusUnauthorized)
 			return
@@ -76,6 +78,9 @@ func newFakeKubelet(t *testing.T) *fakeKubelet {
 			http.NotFound(w, r)
 		}
 	}))
+	// The wrong-CA case makes the client abort handshakes; not news.
+	f.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	f.srv.StartTLS()
 	t.Cleanup(f.srv.Close)
 	return f
 }
@@ -205,10 +210,19 @@ func TestCollectorKubelet(t *testing.T) {
 			t.Errorf("no %s series", name)
 		}
 	}
-	// The same fixture twice: counters did not move, rates are 0 (the
-	// kubelet's per-value timestamps did not move either: no value).
-	if _, ok := got["pod_cpu_usage_total"]; ok {
-		t.Error("pod_cpu_usage_total from an unchanged cpu.time")
+	// The same fixture twice is a kubelet serving one cached sample twice:
+	// CPU falls back to the kubelet's own usageNanoCores, network (no such
+	// rate) is left out.
+	for _, m := range got["pod_cpu_usage_total"] {
+		if labelOf(m, "PodName") == "kube-scheduler-minikube" && !near(m.GetGauge().GetValue(), 3.620103) {
+			t.Errorf("kube-scheduler pod_cpu_usage_total %v, want usageNanoCores 3620103 / 1e6", m.GetGauge().GetValue())
+		}
+	}
+	if len(got["pod_cpu_usage_total"]) != 3 {
+		t.Errorf("%d pod_cpu_usage_total series, want 3", len(got["pod_cpu_usage_total"]))
+	}
+	if _, ok := got["pod_network_rx_bytes"]; ok {
+		t.Error("pod_network_rx_bytes from an unchanged network.time")
 	}
 	if m := got["node_cpu_limit"][0]; m.GetGauge().GetValue() != 2000 || labelOf(m, "InstanceId") != "i-0abc" || labelOf(m, "NodeName") != "minikube" {
 		t.Errorf("node_cpu_limit %v", m)
@@ -292,9 +306,11 @@ func TestDescribedNames(t *testing.T) {
 	bump := func(c *CPUSample) { c.UsageCoreNanoSeconds += 1e9; c.Time = c.Time.Add(10 * time.Second) }
 	bump(&s2.Node.CPU)
 	s2.Node.Net.RxBytes += 10
+	s2.Node.Net.Time = s2.Node.Net.Time.Add(10 * time.Second)
 	for _, p := range s2.Pods {
 		bump(&p.CPU)
 		p.Net.RxBytes += 10
+		p.Net.Time = p.Net.Time.Add(10 * time.Second)
 		for _, c := range p.Containers {
 			bump(&c.CPU)
 		}

@@ -84,7 +84,10 @@ type MemSample struct {
 
 // NetSample holds cumulative interface counters.
 type NetSample struct {
-	Valid                                bool
+	Valid bool
+	// Time is when the counters were read (the kubelet's network.time);
+	// zero means the snapshot's Time.
+	Time                                 time.Time
 	RxBytes, TxBytes, RxErrors, TxErrors uint64
 	// Interfaces holds per-interface counters when the source lists them.
 	Interfaces []IfaceSample

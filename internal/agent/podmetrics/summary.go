@@ -135,7 +135,7 @@ func netFromStats(n *stats.NetworkStats) NetSample {
 	if n == nil {
 		return NetSample{}
 	}
-	var s NetSample
+	s := NetSample{Time: n.Time.Time}
 	if len(n.Interfaces) == 0 {
 		if n.RxBytes == nil && n.TxBytes == nil {
 			return NetSample{}
