@@ -172,11 +172,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	seen := make(map[[2]string]bool, len(res.Pods))
 	for i := range res.Pods {
 		p := &res.Pods[i]
-		if k := [2]string{p.Namespace, p.Name}; seen[k] {
+		k := [2]string{p.Namespace, p.Name}
+		if seen[k] {
 			continue
-		} else {
-			seen[k] = true
 		}
+		seen[k] = true
 		for name, v := range p.Values {
 			gauge(name, v, cluster, node, p.Namespace, p.Name, p.Service)
 		}
