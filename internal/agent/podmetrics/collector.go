@@ -115,15 +115,15 @@ func New(opts Options) (*Collector, error) {
 	}
 	c.descs, c.raw = buildDescs()
 	c.collections = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "kinsight_podmetrics_collections_total",
+		Name: "kinsight_agent_podmetrics_collections_total",
 		Help: "Pod and container metric collections by result (ok, error).",
 	}, []string{"result"})
 	c.errs = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "kinsight_podmetrics_errors_total",
+		Name: "kinsight_agent_podmetrics_errors_total",
 		Help: "Failed reads by source (kubelet_summary, kubelet_pods, pods, cgroup) and reason (timeout, too_large, http_status, decode, request, cgroup).",
 	}, []string{"source", "reason"})
 	c.podsGauge = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "kinsight_podmetrics_pods",
+		Name: "kinsight_agent_podmetrics_pods",
 		Help: "Pods in the last successful collection.",
 	})
 	return c, nil

@@ -41,7 +41,7 @@
 //     so alarms on CrashLoopBackOff see 0 rather than missing data.
 //   - Bounded: every kubelet request has a timeout and a body-size limit,
 //     cgroup files are read up to 64 KiB. Failures are counted
-//     (kinsight_podmetrics_errors_total{source,reason}) and returned by
+//     (kinsight_agent_podmetrics_errors_total{source,reason}) and returned by
 //     Observe, never fatal; after a failed stats read no pod metrics are
 //     exposed until a read succeeds, so an outage shows as missing data,
 //     not as frozen values. A failed pod list only drops what needs it.

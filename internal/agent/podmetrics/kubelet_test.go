@@ -205,7 +205,7 @@ func TestCollectorKubelet(t *testing.T) {
 	}
 	for _, name := range []string{"node_cpu_limit", "node_memory_utilization", "node_filesystem_utilization", "pod_memory_working_set",
 		"pod_status_pending", "pod_container_status_waiting_reason_crash_loop_back_off", "container_memory_working_set",
-		rawCPU, rawWorkingSet, rawRx, "kinsight_podmetrics_collections_total"} {
+		rawCPU, rawWorkingSet, rawRx, "kinsight_agent_podmetrics_collections_total"} {
 		if len(got[name]) == 0 {
 			t.Errorf("no %s series", name)
 		}
