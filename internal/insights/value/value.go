@@ -396,17 +396,17 @@ func unquote(raw []byte) string {
 // no backslash, quote or control character, so it is its own value.
 func PlainJSONString(s string) bool { return !scanJSONString(s, true) }
 
-// scanJSONString reports whether s holds a quote or a control character,
-// or (with backslash) a backslash. It tests eight bytes at a time: log
+// scanJSONString reports whether s holds a control character or, with
+// quotes, a quote or a backslash. It tests eight bytes at a time: log
 // lines make long strings.
-func scanJSONString(s string, backslash bool) bool {
+func scanJSONString(s string, quotes bool) bool {
 	const (
 		ones  = 0x0101010101010101
 		highs = 0x8080808080808080
 	)
-	var bsMask uint64
-	if backslash {
-		bsMask = highs
+	var qMask uint64
+	if quotes {
+		qMask = highs
 	}
 	b := unsafe.Slice(unsafe.StringData(s), len(s))
 	i := 0
@@ -414,13 +414,13 @@ func scanJSONString(s string, backslash bool) bool {
 		x := binary.LittleEndian.Uint64(b[i:])
 		bs := x ^ ('\\' * ones)
 		qs := x ^ ('"' * ones)
-		// A byte < 0x20, or a zero byte of qs (or bs): exact tests.
-		if ((x-0x20*ones)&^x|(qs-ones)&^qs)&highs != 0 || (bs-ones)&^bs&bsMask != 0 {
+		// A byte < 0x20, or a zero byte of qs or bs: exact tests.
+		if (x-0x20*ones)&^x&highs != 0 || ((qs-ones)&^qs|(bs-ones)&^bs)&qMask != 0 {
 			return true
 		}
 	}
 	for ; i < len(b); i++ {
-		if c := b[i]; c == '"' || c < 0x20 || backslash && c == '\\' {
+		if c := b[i]; c < 0x20 || quotes && (c == '"' || c == '\\') {
 			return true
 		}
 	}
@@ -439,10 +439,15 @@ func unescapeSimple(inner []byte) (string, bool) {
 	for len(inner) > 0 {
 		k := bytes.IndexByte(inner, '\\')
 		if k < 0 {
-			out = append(out, inner...)
-			break
+			k = len(inner)
+		}
+		if bytes.IndexByte(inner[:k], '"') >= 0 {
+			return "", false // an unescaped quote: not one string
 		}
 		out = append(out, inner[:k]...)
+		if k == len(inner) {
+			break
+		}
 		if k+1 >= len(inner) {
 			return "", false
 		}

@@ -307,3 +307,14 @@ func FuzzUnquote(f *testing.F) {
 		}
 	})
 }
+
+// TestUnescapeSimpleTakesLogLines: escaped quotes, backslashes and \u
+// escapes, what log lines hold, stay on the fast path.
+func TestUnescapeSimpleTakesLogLines(t *testing.T) {
+	in := `GET \"/api?q=1\" \u003cok\u003e C:\\tmp \ud83d\ude00`
+	got, ok := unescapeSimple([]byte(in))
+	var want string
+	if err := json.Unmarshal([]byte(`"`+in+`"`), &want); err != nil || !ok || got != want {
+		t.Fatalf("unescapeSimple = %q, %v; encoding/json %q, %v", got, ok, want, err)
+	}
+}
