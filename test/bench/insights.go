@@ -271,8 +271,11 @@ func insightsQueries(c insightsCorpus) []insightsQuery {
 				if n != c.Events || len(rows) != c.Pods {
 					return fmt.Errorf("%d pods counting %d events, want %d pods counting %d", len(rows), n, c.Pods, c.Events)
 				}
-				if int(st.RecordsScanned) != c.Events || int64(st.BytesScanned) != c.MsgBytes {
-					return fmt.Errorf("recordsScanned %.0f, bytesScanned %.0f, want every event (%d) and message byte (%d)", st.RecordsScanned, st.BytesScanned, c.Events, c.MsgBytes)
+				// A block whose events all have the same line (often a block
+				// of one event) holds log as a constant and is read without
+				// its messages: allow for a few.
+				if int(st.RecordsScanned) != c.Events || st.BytesScanned < 0.999*float64(c.MsgBytes) {
+					return fmt.Errorf("recordsScanned %.0f, bytesScanned %.0f, want every event (%d) and (nearly) every message byte (%d)", st.RecordsScanned, st.BytesScanned, c.Events, c.MsgBytes)
 				}
 				return nil
 			},
