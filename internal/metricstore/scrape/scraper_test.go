@@ -1,0 +1,424 @@
+package scrape
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/exemplar"
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/metadata"
+	"github.com/prometheus/prometheus/storage"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kinsight/kinsight/internal/testkube"
+)
+
+// recorder is a storage.Appendable keeping the last committed value of
+// every series, keyed by its labels' string form.
+type recorder struct {
+	mu   sync.Mutex
+	last map[string]float64
+	lset map[string]labels.Labels
+}
+
+func newRecorder() *recorder {
+	return &recorder{last: map[string]float64{}, lset: map[string]labels.Labels{}}
+}
+
+func (r *recorder) Appender(context.Context) storage.Appender { return &recApp{r: r} }
+
+// find returns the last values of the series matching every label in want.
+func (r *recorder) find(want map[string]string) []float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []float64
+	for k, ls := range r.lset {
+		ok := true
+		for n, v := range want {
+			if ls.Get(n) != v {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, r.last[k])
+		}
+	}
+	return out
+}
+
+// any reports whether some series has a label n with a value starting with prefix.
+func (r *recorder) anyWith(n, prefix string, also map[string]string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ls := range r.lset {
+		if !strings.HasPrefix(ls.Get(n), prefix) {
+			continue
+		}
+		ok := true
+		for an, av := range also {
+			if ls.Get(an) != av {
+				ok = false
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+type recApp struct {
+	r       *recorder
+	pending []struct {
+		l labels.Labels
+		v float64
+	}
+}
+
+func (a *recApp) Append(_ storage.SeriesRef, l labels.Labels, _ int64, v float64) (storage.SeriesRef, error) {
+	a.pending = append(a.pending, struct {
+		l labels.Labels
+		v float64
+	}{l, v})
+	return 0, nil
+}
+func (a *recApp) Commit() error {
+	a.r.mu.Lock()
+	defer a.r.mu.Unlock()
+	for _, p := range a.pending {
+		k := p.l.String()
+		a.r.last[k] = p.v
+		a.r.lset[k] = p.l
+	}
+	a.pending = nil
+	return nil
+}
+func (a *recApp) Rollback() error                   { a.pending = nil; return nil }
+func (a *recApp) SetOptions(*storage.AppendOptions) {}
+func (a *recApp) AppendExemplar(storage.SeriesRef, labels.Labels, exemplar.Exemplar) (storage.SeriesRef, error) {
+	return 0, nil
+}
+func (a *recApp) AppendHistogram(storage.SeriesRef, labels.Labels, int64, *histogram.Histogram, *histogram.FloatHistogram) (storage.SeriesRef, error) {
+	return 0, nil
+}
+func (a *recApp) AppendHistogramSTZeroSample(storage.SeriesRef, labels.Labels, int64, int64, *histogram.Histogram, *histogram.FloatHistogram) (storage.SeriesRef, error) {
+	return 0, nil
+}
+func (a *recApp) UpdateMetadata(storage.SeriesRef, labels.Labels, metadata.Metadata) (storage.SeriesRef, error) {
+	return 0, nil
+}
+func (a *recApp) AppendSTZeroSample(storage.SeriesRef, labels.Labels, int64, int64) (storage.SeriesRef, error) {
+	return 0, nil
+}
+
+// installCRDs creates the CRDs in deploy/crds and waits until they serve.
+func installCRDs(t *testing.T, ctx context.Context, dyn dynamic.Interface) {
+	t.Helper()
+	files, err := filepath.Glob("../../../deploy/crds/*.yaml")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("deploy/crds: %v %v", files, err)
+	}
+	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
+		for {
+			var m map[string]any
+			if err := dec.Decode(&m); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if m == nil {
+				continue
+			}
+			if _, err := dyn.Resource(crds).Create(ctx, &unstructured.Unstructured{Object: m}, metav1.CreateOptions{FieldValidation: "Strict"}); err != nil {
+				t.Fatalf("%s: create: %v", f, err)
+			}
+		}
+	}
+	waitFor(t, 30*time.Second, "CRDs served", func() bool {
+		_, e1 := dyn.Resource(podMonitorsGVR).List(ctx, metav1.ListOptions{})
+		_, e2 := dyn.Resource(serviceMonitorsGVR).List(ctx, metav1.ListOptions{})
+		return e1 == nil && e2 == nil
+	})
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// startNodeExporter runs the real node-exporter on a free loopback port.
+func startNodeExporter(t *testing.T) int {
+	t.Helper()
+	const bin = "/usr/bin/prometheus-node-exporter"
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("%s missing: %v", bin, err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "--web.listen-address=127.0.0.1:"+strconv.Itoa(port),
+		// A few cheap collectors: the test is about scraping, not about
+		// node-exporter's coverage.
+		"--collector.disable-defaults", "--collector.cpu", "--collector.meminfo", "--collector.loadavg")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("node-exporter log:\n%s", logs.String())
+		}
+	})
+	waitFor(t, 20*time.Second, "node-exporter", func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return port
+}
+
+func serverPort(s *httptest.Server) int {
+	return s.Listener.Addr().(*net.TCPAddr).Port
+}
+
+// createPod creates a running pod on node at 127.0.0.1.
+func createPod(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns, name, node string, labels, annotations map[string]string, ports []corev1.ContainerPort) {
+	t.Helper()
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels, Annotations: annotations},
+		Spec: corev1.PodSpec{
+			NodeName:   node,
+			Containers: []corev1.Container{{Name: "main", Image: "example.invalid/x", Ports: ports}},
+		},
+	}
+	p, err := cs.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create pod %s: %v", name, err)
+	}
+	p.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "127.0.0.1", PodIPs: []corev1.PodIP{{IP: "127.0.0.1"}}, HostIP: "127.0.0.1"}
+	if _, err := cs.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("pod %s status: %v", name, err)
+	}
+}
+
+func annotated(port int) map[string]string {
+	return map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": strconv.Itoa(port), "prometheus.io/path": "/metrics"}
+}
+
+func TestScrapeKubernetes(t *testing.T) {
+	c := testkube.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cs := c.Clientset()
+	dyn, err := dynamic.NewForConfig(c.Admin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	installCRDs(t, ctx, dyn)
+	exporterPort := startNodeExporter(t)
+
+	// The scraped things: a good target, one that hangs, one that answers
+	// garbage, one with more samples than the limit, and one on another
+	// node that must never be asked.
+	good := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, "# TYPE good_things gauge\ngood_things 42\n")
+	}))
+	defer good.Close()
+	hang := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	defer hang.Close()
+	garbage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprint(w, "this is {{ not metrics\x00\xff\n")
+	}))
+	defer garbage.Close()
+	big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		var b strings.Builder
+		for i := range 5000 {
+			fmt.Fprintf(&b, "big_series{i=\"%d\"} 1\n", i)
+		}
+		fmt.Fprint(w, b.String())
+	}))
+	defer big.Close()
+	var otherHits atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		otherHits.Add(1)
+		fmt.Fprint(w, "other_node 1\n")
+	}))
+	defer other.Close()
+
+	for _, ns := range []string{"mon", "apps"} {
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const node = "node-a"
+	createPod(t, ctx, cs, "apps", "node-exporter", node, map[string]string{"app": "node-exporter"}, nil,
+		[]corev1.ContainerPort{{Name: "metrics", ContainerPort: int32(exporterPort)}})
+	createPod(t, ctx, cs, "apps", "good", node, nil, annotated(serverPort(good)), nil)
+	createPod(t, ctx, cs, "apps", "hang", node, nil, annotated(serverPort(hang)), nil)
+	createPod(t, ctx, cs, "apps", "garbage", node, nil, annotated(serverPort(garbage)), nil)
+	createPod(t, ctx, cs, "apps", "big", node, nil, annotated(serverPort(big)), nil)
+	createPod(t, ctx, cs, "apps", "elsewhere", "node-b", nil, annotated(serverPort(other)), nil)
+
+	pm := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
+		"metadata": map[string]any{"name": "node-exporter", "namespace": "mon"},
+		"spec": map[string]any{
+			"selector":          map[string]any{"matchLabels": map[string]any{"app": "node-exporter"}},
+			"namespaceSelector": map[string]any{"matchNames": []any{"apps"}},
+			"podMetricsEndpoints": []any{map[string]any{
+				"port": "metrics", "interval": "1s", "scrapeTimeout": "900ms",
+				"metricRelabelings": []any{map[string]any{"sourceLabels": []any{"__name__"}, "regex": "node_(cpu|memory|load).*|up|scrape_.*", "action": "keep"}},
+			}},
+		},
+	}}
+	if _, err := dyn.Resource(podMonitorsGVR).Namespace("mon").Create(ctx, pm, metav1.CreateOptions{FieldValidation: "Strict"}); err != nil {
+		t.Fatalf("create PodMonitor: %v", err)
+	}
+
+	rec := newRecorder()
+	reg := prometheus.NewRegistry()
+	opts := Options{
+		Kube: c.Admin(), NodeName: node, Appendable: rec, Registerer: reg,
+		DefaultInterval: time.Second, DefaultTimeout: 500 * time.Millisecond,
+		Limits:         Limits{SampleLimit: 1000, BodySizeLimit: "1MiB"},
+		reloadInterval: 200 * time.Millisecond,
+	}
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+
+	job := "mon/node-exporter"
+	waitFor(t, 30*time.Second, "node-exporter samples through the PodMonitor", func() bool {
+		return rec.anyWith("__name__", "node_", map[string]string{"job": job, "namespace": "apps", "pod": "node-exporter", "container": "main", "endpoint": "metrics"})
+	})
+	upOf := func(pod string) []float64 {
+		return rec.find(map[string]string{"__name__": "up", "job": annotatedPodsJob, "pod": pod})
+	}
+	waitFor(t, 30*time.Second, "the annotated pod scraped", func() bool {
+		v := upOf("good")
+		return len(v) == 1 && v[0] == 1 && len(rec.find(map[string]string{"__name__": "good_things", "pod": "good"})) == 1
+	})
+	for _, pod := range []string{"hang", "garbage", "big"} {
+		waitFor(t, 30*time.Second, pod+" reported down", func() bool {
+			v := upOf(pod)
+			return len(v) == 1 && v[0] == 0
+		})
+	}
+	if v := rec.find(map[string]string{"__name__": "big_series"}); len(v) != 0 {
+		t.Errorf("%d big_series samples appended past the sample limit", len(v))
+	}
+	if got := counter(t, reg, "prometheus_target_scrapes_exceeded_sample_limit_total"); got < 1 {
+		t.Errorf("sample-limit rejections counted %v, want ≥ 1", got)
+	}
+	if d := rec.find(map[string]string{"__name__": "scrape_duration_seconds", "pod": "hang"}); len(d) != 1 || d[0] < 0.4 || d[0] > 5 {
+		t.Errorf("hanging target's scrape_duration_seconds %v, want about the 0.5 s timeout", d)
+	}
+	if otherHits.Load() != 0 || rec.anyWith("pod", "elsewhere", nil) {
+		t.Errorf("the pod on another node was scraped (%d requests)", otherHits.Load())
+	}
+	// The good target keeps being scraped next to the bad ones.
+	before := counter(t, reg, "prometheus_target_interval_length_seconds_count")
+	waitFor(t, 10*time.Second, "more scrapes", func() bool {
+		return counter(t, reg, "prometheus_target_interval_length_seconds_count") > before+3
+	})
+	if v := upOf("good"); len(v) != 1 || v[0] != 1 {
+		t.Errorf("good target up = %v", v)
+	}
+
+	// Deleting the PodMonitor removes its job and target.
+	if err := dyn.Resource(podMonitorsGVR).Namespace("mon").Delete(ctx, "node-exporter", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the PodMonitor's target gone", func() bool {
+		for j := range s.Targets() {
+			if strings.HasPrefix(j, "podMonitor/") {
+				return false
+			}
+		}
+		return true
+	})
+	if len(s.Targets()[annotatedPodsJob]) != 4 {
+		t.Errorf("annotated targets %v, want good, hang, garbage and big", s.Targets()[annotatedPodsJob])
+	}
+}
+
+// counter sums a counter or histogram count family in reg.
+func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist := strings.TrimSuffix(name, "_count")
+	var sum float64
+	for _, mf := range mfs {
+		switch mf.GetName() {
+		case name:
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		case hist:
+			for _, m := range mf.GetMetric() {
+				sum += float64(m.GetSummary().GetSampleCount() + m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return sum
+}
