@@ -81,7 +81,7 @@ func TestManifestsApply(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{"Namespace", "StatefulSet", "Service", "DaemonSet", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"} {
+	for _, k := range []string{"Namespace", "StatefulSet", "Service", "DaemonSet", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s in the manifests", k)
 		}
