@@ -464,7 +464,11 @@ func benchQuery(ctx context.Context, t benchTarget, work string, m metricsFlags,
 	points := int(time.Duration(m.hours*float64(time.Hour)) / m.interval)
 	end := time.Now().Add(-2 * time.Minute).Truncate(m.interval)
 	start := end.Add(-time.Duration(points-1) * m.interval)
-	ts := func(r int) int64 { return start.Add(time.Duration(r) * m.interval).UnixMilli() }
+	// Samples sit 7 s off the 5 m query steps, so no rate window starts
+	// exactly on a sample: Prometheus 3 (kinsight) leaves a range's start
+	// out, Prometheus 2.42 and VictoriaMetrics keep it, and aligned data
+	// would make their answers differ by that one sample.
+	ts := func(r int) int64 { return start.Add(time.Duration(r)*m.interval + 7*time.Second).UnixMilli() }
 	// Counters start far from zero (as counters met in the wild do), so
 	// that Prometheus 2's and 3's different extrapolation towards a
 	// counter's zero point does not make the answers differ.
