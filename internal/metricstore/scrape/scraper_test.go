@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/prometheus/model/metadata"
 	"github.com/prometheus/prometheus/storage"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -286,6 +287,16 @@ func TestScrapeKubernetes(t *testing.T) {
 		fmt.Fprint(w, b.String())
 	}))
 	defer big.Close()
+	flood := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		// Ten million series, streamed: the body size limit must cut the
+		// read short long before the end.
+		for i := range 10_000_000 {
+			if _, err := fmt.Fprintf(w, "flood_series{i=\"%d\"} 1\n", i); err != nil {
+				return
+			}
+		}
+	}))
+	defer flood.Close()
 	var otherHits atomic.Int64
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		otherHits.Add(1)
@@ -305,6 +316,7 @@ func TestScrapeKubernetes(t *testing.T) {
 	createPod(t, ctx, cs, "apps", "hang", node, nil, annotated(serverPort(hang)), nil)
 	createPod(t, ctx, cs, "apps", "garbage", node, nil, annotated(serverPort(garbage)), nil)
 	createPod(t, ctx, cs, "apps", "big", node, nil, annotated(serverPort(big)), nil)
+	createPod(t, ctx, cs, "apps", "flood", node, nil, annotated(serverPort(flood)), nil)
 	createPod(t, ctx, cs, "apps", "elsewhere", "node-b", nil, annotated(serverPort(other)), nil)
 
 	pm := &unstructured.Unstructured{Object: map[string]any{
@@ -355,7 +367,7 @@ func TestScrapeKubernetes(t *testing.T) {
 		v := upOf("good")
 		return len(v) == 1 && v[0] == 1 && len(rec.find(map[string]string{"__name__": "good_things", "pod": "good"})) == 1
 	})
-	for _, pod := range []string{"hang", "garbage", "big"} {
+	for _, pod := range []string{"hang", "garbage", "big", "flood"} {
 		waitFor(t, 30*time.Second, pod+" reported down", func() bool {
 			v := upOf(pod)
 			return len(v) == 1 && v[0] == 0
@@ -366,6 +378,9 @@ func TestScrapeKubernetes(t *testing.T) {
 	}
 	if got := counter(t, reg, "prometheus_target_scrapes_exceeded_sample_limit_total"); got < 1 {
 		t.Errorf("sample-limit rejections counted %v, want ≥ 1", got)
+	}
+	if got := counter(t, reg, "prometheus_target_scrapes_exceeded_body_size_limit_total"); got < 1 {
+		t.Errorf("body-size rejections counted %v, want ≥ 1", got)
 	}
 	if d := rec.find(map[string]string{"__name__": "scrape_duration_seconds", "pod": "hang"}); len(d) != 1 || d[0] < 0.4 || d[0] > 5 {
 		t.Errorf("hanging target's scrape_duration_seconds %v, want about the 0.5 s timeout", d)
@@ -382,6 +397,8 @@ func TestScrapeKubernetes(t *testing.T) {
 		t.Errorf("good target up = %v", v)
 	}
 
+	testServices(t, ctx, s, cs, dyn, rec, node)
+
 	// Deleting the PodMonitor removes its job and target.
 	if err := dyn.Resource(podMonitorsGVR).Namespace("mon").Delete(ctx, "node-exporter", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -394,9 +411,118 @@ func TestScrapeKubernetes(t *testing.T) {
 		}
 		return true
 	})
-	if len(s.Targets()[annotatedPodsJob]) != 4 {
-		t.Errorf("annotated targets %v, want good, hang, garbage and big", s.Targets()[annotatedPodsJob])
+	if len(s.Targets()[annotatedPodsJob]) != 5 {
+		t.Errorf("annotated targets %v, want good, hang, garbage, big and flood", s.Targets()[annotatedPodsJob])
 	}
+}
+
+// testServices checks the ServiceMonitor and annotated-service jobs:
+// endpoints on this node are scraped, those on another node are not.
+func testServices(t *testing.T, ctx context.Context, s *Scraper, cs kubernetes.Interface, dyn dynamic.Interface, rec *recorder, node string) {
+	t.Helper()
+	// EndpointSlices refuse loopback addresses: serve on this host's
+	// first non-loopback IPv4 address. The other node's endpoint is a
+	// documentation address nothing answers on; it must not even become a
+	// target.
+	ip := localIP(t)
+	serve := func(body string) *httptest.Server {
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprint(w, body)
+		}))
+		srv.Listener.Close()
+		srv.Listener = l
+		srv.Start()
+		return srv
+	}
+	web := serve("web_requests_total 7\n")
+	defer web.Close()
+	svc := serve("svc_things 3\n")
+	defer svc.Close()
+
+	createPod(t, ctx, cs, "apps", "web-0", node, map[string]string{"app": "web"}, nil, nil)
+	createPod(t, ctx, cs, "apps", "svc-0", node, map[string]string{"app": "svc"}, nil, nil)
+	createPod(t, ctx, cs, "apps", "svc-1", "node-b", map[string]string{"app": "svc"}, nil, nil)
+
+	for _, sv := range []*corev1.Service{
+		{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "apps", Labels: map[string]string{"app": "web", "team": "blue"}},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "web", Port: 80}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "svc", Namespace: "apps", Annotations: map[string]string{"prometheus.io/scrape": "true"}},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}},
+	} {
+		if _, err := cs.CoreV1().Services("apps").Create(ctx, sv, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ready := true
+	slice := func(name, service, port string, portNum int, eps ...discoveryv1.Endpoint) *discoveryv1.EndpointSlice {
+		p := int32(portNum)
+		return &discoveryv1.EndpointSlice{
+			ObjectMeta:  metav1.ObjectMeta{Name: name, Namespace: "apps", Labels: map[string]string{discoveryv1.LabelServiceName: service}},
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Endpoints:   eps,
+			Ports:       []discoveryv1.EndpointPort{{Name: &port, Port: &p}},
+		}
+	}
+	ep := func(ip, pod, node string) discoveryv1.Endpoint {
+		n := node
+		return discoveryv1.Endpoint{Addresses: []string{ip}, NodeName: &n, Conditions: discoveryv1.EndpointConditions{Ready: &ready},
+			TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "apps", Name: pod}}
+	}
+	for _, es := range []*discoveryv1.EndpointSlice{
+		slice("web-abc", "web", "web", serverPort(web), ep(ip, "web-0", node)),
+		slice("svc-abc", "svc", "http", serverPort(svc), ep(ip, "svc-0", node), ep("203.0.113.7", "svc-1", "node-b")),
+	} {
+		if _, err := cs.DiscoveryV1().EndpointSlices("apps").Create(ctx, es, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	smon := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+		"metadata": map[string]any{"name": "web", "namespace": "apps"},
+		"spec": map[string]any{
+			"selector":     map[string]any{"matchExpressions": []any{map[string]any{"key": "app", "operator": "In", "values": []any{"web", "api"}}}},
+			"targetLabels": []any{"team"},
+			"endpoints":    []any{map[string]any{"port": "web", "interval": "1s"}},
+		},
+	}}
+	if _, err := dyn.Resource(serviceMonitorsGVR).Namespace("apps").Create(ctx, smon, metav1.CreateOptions{FieldValidation: "Strict"}); err != nil {
+		t.Fatalf("create ServiceMonitor: %v", err)
+	}
+	waitFor(t, 30*time.Second, "the ServiceMonitor's endpoint scraped", func() bool {
+		v := rec.find(map[string]string{"__name__": "web_requests_total", "job": "web", "service": "web", "pod": "web-0", "namespace": "apps", "endpoint": "web", "team": "blue"})
+		return len(v) == 1 && v[0] == 7
+	})
+	waitFor(t, 30*time.Second, "the annotated service's local endpoint scraped", func() bool {
+		v := rec.find(map[string]string{"__name__": "svc_things", "job": annotatedEndpointsJob, "service": "svc", "pod": "svc-0", "node": node})
+		return len(v) == 1 && v[0] == 3
+	})
+	for job, ts := range s.Targets() {
+		for _, l := range ts {
+			if l["pod"] == "svc-1" || strings.HasPrefix(l["__address__"], "203.0.113.7") {
+				t.Errorf("job %s has the other node's endpoint as a target: %v", job, l)
+			}
+		}
+	}
+}
+
+// localIP returns a non-loopback IPv4 address of this host.
+func localIP(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	t.Fatal("no non-loopback IPv4 address to serve EndpointSlice targets on")
+	return ""
 }
 
 // counter sums a counter or histogram count family in reg.
