@@ -268,7 +268,9 @@ func (js *jobSpec) serviceMonitorConfigs(sm *ServiceMonitor) ([]*config.ScrapeCo
 			&relabel.Config{SourceLabels: model.LabelNames{"__meta_kubernetes_pod_phase"}, Regex: re("(Failed|Succeeded)"), Action: relabel.Drop},
 			copyLabel("__meta_kubernetes_namespace", "namespace"),
 			copyLabel("__meta_kubernetes_service_name", "service"),
-			copyLabel("__meta_kubernetes_pod_name", "pod"),
+			// The target's name already gave pod; the pod's metadata (known
+			// only for pods on this node) must not blank it.
+			&relabel.Config{SourceLabels: model.LabelNames{"__meta_kubernetes_pod_name"}, Regex: re("(.+)"), TargetLabel: "pod", Action: relabel.Replace},
 			copyLabel("__meta_kubernetes_pod_container_name", "container"),
 		)
 		for _, l := range sm.Spec.TargetLabels {
