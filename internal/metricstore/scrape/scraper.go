@@ -31,8 +31,8 @@ var (
 	serviceMonitorsGVR = schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1", Resource: "servicemonitors"}
 )
 
-// Options configure a Scraper. Zero fields take the defaults of
-// DefaultOptions.
+// Options configure a Scraper. Zero fields (each limit included) take the
+// defaults of DefaultOptions; TargetLimit alone defaults to none.
 type Options struct {
 	// Kube is the client configuration for the API server (in a pod,
 	// rest.InClusterConfig()). Needs get/list/watch on pods, services,
@@ -101,8 +101,19 @@ func New(opts Options) (*Scraper, error) {
 	if opts.DefaultTimeout == 0 {
 		opts.DefaultTimeout = min(def.DefaultTimeout, opts.DefaultInterval)
 	}
-	if opts.Limits == (Limits{}) {
-		opts.Limits = def.Limits
+	// Each unset limit takes its default: an agent without limits is
+	// what a 10-million-series target would take down.
+	fill := func(v *uint64, d uint64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	fill(&opts.Limits.SampleLimit, def.Limits.SampleLimit)
+	fill(&opts.Limits.LabelLimit, def.Limits.LabelLimit)
+	fill(&opts.Limits.LabelNameLengthLimit, def.Limits.LabelNameLengthLimit)
+	fill(&opts.Limits.LabelValueLengthLimit, def.Limits.LabelValueLengthLimit)
+	if opts.Limits.BodySizeLimit == "" {
+		opts.Limits.BodySizeLimit = def.Limits.BodySizeLimit
 	}
 	if opts.reloadInterval == 0 {
 		opts.reloadInterval = def.reloadInterval
