@@ -197,7 +197,7 @@ func (inf *caches) workloadOf(p *corev1.Pod) (kind, name string) {
 	return "", ""
 }
 
-// serviceKey names a Service.
+// serviceKey names a namespaced object: a Service, or a pod of one.
 type serviceKey struct{ namespace, name string }
 
 // servicePods counts, per Service with at least one EndpointSlice, the
@@ -205,7 +205,8 @@ type serviceKey struct{ namespace, name string }
 // many slices (address families, ports) or endpoints reference it.
 func (inf *caches) servicePods() map[serviceKey]int {
 	slices, _ := inf.slices.List(labels.Everything())
-	members := map[serviceKey]map[string]bool{}
+	members := map[serviceKey]map[serviceKey]bool{} // Service → its pods
+
 	for _, s := range slices {
 		svc, ok := s.Labels[discoveryv1.LabelServiceName]
 		if !ok {
@@ -214,7 +215,7 @@ func (inf *caches) servicePods() map[serviceKey]int {
 		key := serviceKey{s.Namespace, svc}
 		set := members[key]
 		if set == nil {
-			set = map[string]bool{}
+			set = map[serviceKey]bool{}
 			members[key] = set
 		}
 		for _, ep := range s.Endpoints {
@@ -226,29 +227,18 @@ func (inf *caches) servicePods() map[serviceKey]int {
 			if ns == "" {
 				ns = s.Namespace
 			}
-			set[ns+"/"+ref.Name] = true
+			set[serviceKey{ns, ref.Name}] = true
 		}
 	}
 	out := make(map[serviceKey]int, len(members))
 	for key, set := range members {
 		n := 0
 		for pod := range set {
-			ns, name := splitKey(pod)
-			if p, err := inf.pods.Pods(ns).Get(name); err == nil && p.Status.Phase == corev1.PodRunning {
+			if p, err := inf.pods.Pods(pod.namespace).Get(pod.name); err == nil && p.Status.Phase == corev1.PodRunning {
 				n++
 			}
 		}
 		out[key] = n
 	}
 	return out
-}
-
-// splitKey splits a namespace/name key (namespaces hold no '/').
-func splitKey(k string) (ns, name string) {
-	for i := 0; i < len(k); i++ {
-		if k[i] == '/' {
-			return k[:i], k[i+1:]
-		}
-	}
-	return "", k
 }
