@@ -23,6 +23,12 @@ func (js *jobSpec) annotationConfigs() []*config.ScrapeConfig {
 	pods := js.newScrapeConfig(annotatedPodsJob)
 	pods.ServiceDiscoveryConfigs = js.sdConfig(kubernetes.RolePod, nil)
 	pods.RelabelConfigs = defaulted(append(annotationRules("pod"),
+		// The address from the pod's IP and the port annotation, IPv6
+		// bracketed, as Prometheus's example does: __address__ of a pod
+		// that declares no ports is the bare IP, which the generic rule
+		// above cannot split when it is IPv6.
+		&relabel.Config{SourceLabels: model.LabelNames{"__meta_kubernetes_pod_annotation_prometheus_io_port", "__meta_kubernetes_pod_ip"}, Regex: re(`(\d+);(([A-Fa-f0-9]{1,4}::?){1,7}[A-Fa-f0-9]{1,4})`), Replacement: "[$2]:$1", TargetLabel: model.AddressLabel, Action: relabel.Replace},
+		&relabel.Config{SourceLabels: model.LabelNames{"__meta_kubernetes_pod_annotation_prometheus_io_port", "__meta_kubernetes_pod_ip"}, Regex: re(`(\d+);((([0-9]+?)(\.|$)){4})`), Replacement: "$2:$1", TargetLabel: model.AddressLabel, Action: relabel.Replace},
 		// A pod is listed once per declared container port; with the port
 		// annotation they all rewrite to one address, and Prometheus
 		// deduplicates targets with equal labels. Without it, every

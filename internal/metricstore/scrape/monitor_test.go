@@ -212,9 +212,15 @@ func TestAnnotationRelabelling(t *testing.T) {
 	if !keep || got.Get("__address__") != "10.0.0.1:9102" || got.Get("__metrics_path__") != "/stats" || got.Get("__scheme__") != "https" || got.Get("app") != "x" {
 		t.Errorf("keep %v labels %v", keep, got)
 	}
-	meta["__address__"] = "[fd00::1]:8080"
+	meta["__address__"] = "fd00::1"
+	meta["__meta_kubernetes_pod_ip"] = "fd00::1"
 	if got, _ := relabelled(pods, meta); got.Get("__address__") != "[fd00::1]:9102" {
 		t.Errorf("IPv6 address %q", got.Get("__address__"))
+	}
+	meta["__address__"] = "10.1.2.3"
+	meta["__meta_kubernetes_pod_ip"] = "10.1.2.3"
+	if got, _ := relabelled(pods, meta); got.Get("__address__") != "10.1.2.3:9102" {
+		t.Errorf("IPv4 address without a port: %q", got.Get("__address__"))
 	}
 	meta["__meta_kubernetes_pod_annotation_prometheus_io_scrape"] = "false"
 	if _, keep := relabelled(pods, meta); keep {

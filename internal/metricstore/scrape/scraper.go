@@ -219,7 +219,7 @@ func (s *Scraper) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		if err := disc.Run(); err != nil {
+		if err := disc.Run(); err != nil && !errors.Is(err, context.Canceled) {
 			s.logger.Error("discovery manager stopped", "err", err)
 		}
 	}()
