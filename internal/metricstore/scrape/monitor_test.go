@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 func testJobSpec() *jobSpec {
@@ -225,5 +226,40 @@ func TestAnnotationRelabelling(t *testing.T) {
 	meta["__meta_kubernetes_pod_annotation_prometheus_io_scrape"] = "false"
 	if _, keep := relabelled(pods, meta); keep {
 		t.Error("pod without scrape: true kept")
+	}
+}
+
+// TestDecodeUnstructured checks the informer path: numbers in an
+// unstructured object are int64 and float64, not JSON text.
+func TestDecodeUnstructured(t *testing.T) {
+	js := testJobSpec()
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+		"metadata": map[string]any{"name": "sm", "namespace": "mon"},
+		"spec": map[string]any{
+			"selector":    map[string]any{},
+			"sampleLimit": int64(10),
+			"endpoints": []any{
+				map[string]any{"targetPort": int64(8080), "honorLabels": true},
+				map[string]any{"targetPort": "web"},
+			},
+		},
+	}}
+	var sm ServiceMonitor
+	scs, err := decode(u, &sm, func() ([]*config.ScrapeConfig, error) { return js.serviceMonitorConfigs(&sm) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(scs) != 2 || !scs[0].HonorLabels || scs[0].SampleLimit != 10 {
+		t.Fatalf("configs %+v", scs)
+	}
+	if sm.Spec.Endpoints[0].TargetPort.IntValue() != 8080 || sm.Spec.Endpoints[1].TargetPort.StrVal != "web" {
+		t.Errorf("target ports %v %v", sm.Spec.Endpoints[0].TargetPort, sm.Spec.Endpoints[1].TargetPort)
+	}
+	bad := u.DeepCopy()
+	bad.Object["spec"].(map[string]any)["endpoints"] = []any{map[string]any{"port": "m", "interval": "1s", "scrapeTimeout": "2s"}}
+	var sm2 ServiceMonitor
+	if _, err := decode(bad, &sm2, func() ([]*config.ScrapeConfig, error) { return js.serviceMonitorConfigs(&sm2) }); err == nil {
+		t.Error("timeout over interval accepted")
 	}
 }

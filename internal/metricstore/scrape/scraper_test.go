@@ -548,3 +548,38 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	return sum
 }
+
+// TestScrapeWithoutCRDs: on a cluster without the Prometheus Operator's
+// CRDs the annotation jobs still run.
+func TestScrapeWithoutCRDs(t *testing.T) {
+	c := testkube.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cs := c.Clientset()
+	good := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, "good_things 1\n")
+	}))
+	defer good.Close()
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apps"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	createPod(t, ctx, cs, "apps", "good", "node-a", nil, annotated(serverPort(good)), nil)
+
+	rec := newRecorder()
+	reg := prometheus.NewRegistry()
+	s, err := New(Options{Kube: c.Admin(), NodeName: "node-a", Appendable: rec, Registerer: reg,
+		DefaultInterval: time.Second, reloadInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	waitFor(t, 30*time.Second, "the annotated pod scraped", func() bool {
+		v := rec.find(map[string]string{"__name__": "up", "job": annotatedPodsJob, "pod": "good"})
+		return len(v) == 1 && v[0] == 1
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}
