@@ -1,6 +1,10 @@
-// Package logquery holds kinsight's two log query languages: CloudWatch Logs
-// filter patterns (used by FilterLogEvents, metric and subscription filters
-// and live tail) and, later, the Logs Insights query language.
+// Package logquery holds CloudWatch Logs filter patterns (used by
+// FilterLogEvents, metric and subscription filters and live tail). The
+// other query language, Logs Insights, has packages of its own because it
+// is a compiler and an executor rather than a matcher: its grammar in
+// internal/insights/syntax, its values and functions in
+// internal/insights/value, and its execution over the log store in
+// internal/insights.
 //
 // Filter patterns live in the filterpattern*.go files; FILTERPATTERNS.md
 // beside them says exactly which syntax is accepted and where kinsight had
