@@ -173,25 +173,29 @@ func (e *Elector) Run(ctx context.Context) error {
 // lead runs one term: it starts the informers, publishes them once synced
 // and stops them when lctx ends (the lease is lost or Run's ctx ended).
 func (e *Elector) lead(lctx context.Context) {
+	e.mu.Lock()
+	// stopped() runs after lctx is cancelled; checking lctx under the lock
+	// keeps a term that has already ended from claiming leadership after it.
+	if lctx.Err() != nil {
+		e.mu.Unlock()
+		return
+	}
 	e.leader.Store(true)
+	e.mu.Unlock()
 	log := e.opts.Logger.With("lease", e.opts.LeaseNamespace+"/"+e.opts.LeaseName)
 	log.Info("cluster metrics: leading, starting informers")
 	inf := startInformers(lctx, e.opts.Client)
-	defer inf.stop()
-	if !inf.waitSynced(lctx) {
-		log.Info("cluster metrics: lost the lease before the caches synced")
-		return
+	if inf.waitSynced(lctx) {
+		e.mu.Lock()
+		if lctx.Err() == nil { // as above
+			e.state = inf
+		}
+		e.mu.Unlock()
+		log.Info("cluster metrics: caches synced, reporting")
 	}
-	e.mu.Lock()
-	// stopped() runs after lctx is cancelled; checking lctx under the lock
-	// keeps a term that just ended from publishing after it.
-	if lctx.Err() == nil {
-		e.state = inf
-	}
-	e.mu.Unlock()
-	log.Info("cluster metrics: caches synced, reporting")
 	<-lctx.Done()
-	e.unpublish(inf)
+	e.stopped()
+	inf.stop()
 	log.Info("cluster metrics: stopped leading, informers stopped")
 }
 
@@ -199,19 +203,13 @@ func (e *Elector) lead(lctx context.Context) {
 // (and when a campaign ends without one), after the term's context is
 // cancelled, and hides the metrics at once rather than when lead's
 // goroutine gets round to it.
+//
+// lead calls it too when its term ends: terms run one after the other in
+// Run's goroutine, so no later term can have published yet.
 func (e *Elector) stopped() {
+	e.mu.Lock()
 	e.leader.Store(false)
-	e.mu.Lock()
 	e.state = nil
-	e.mu.Unlock()
-}
-
-// unpublish hides inf if it is still the published state.
-func (e *Elector) unpublish(inf *caches) {
-	e.mu.Lock()
-	if e.state == inf {
-		e.state = nil
-	}
 	e.mu.Unlock()
 }
 

@@ -181,8 +181,25 @@ func TestHandoverOnCancel(t *testing.T) {
 		t.Fatalf("leader's metrics:\n%s", d)
 	}
 
+	// Followers watch nothing: a third agent that never leads ends no pod
+	// watch when it stops (the API server counts a WATCH when it ends; the
+	// informers' initial list is a streaming WATCH too). The leader's
+	// stop below is the control that such ends are counted.
+	c := start(t, newElector(t, cluster.Clientset(), "kinsight-handover", "lease", "agent-c"))
+	time.Sleep(3 * testRetry)
+	if c.IsLeader() {
+		t.Fatal("a third agent leads")
+	}
+	watches := func() float64 { return cluster.RequestCount(t, "WATCH", "pods") }
+	w0 := watches()
+	c.stop(t)
+	if w1 := watches(); w1 != w0 {
+		t.Errorf("stopping a follower ended %v pod watches, want 0", w1-w0)
+	}
+
 	stopped := time.Now()
 	leader.stop(t)
+	eventually(t, 10*time.Second, "stopping the leader ended no pod watch", func() bool { return watches() > w0 })
 	if leader.IsLeader() || len(samples(t, leader.Elector)) != 0 {
 		t.Fatal("a stopped agent still leads or reports")
 	}
