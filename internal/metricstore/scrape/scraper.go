@@ -35,7 +35,7 @@ var (
 // defaults of DefaultOptions; TargetLimit alone defaults to none.
 type Options struct {
 	// Kube is the client configuration for the API server (in a pod,
-	// rest.InClusterConfig()). Needs get/list/watch on pods, services,
+	// rest.InClusterConfig()). Needs list and watch on pods, services,
 	// endpointslices, podmonitors and servicemonitors.
 	Kube *rest.Config
 	// NodeName is this agent's node; only targets on it are scraped.

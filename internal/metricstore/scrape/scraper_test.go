@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/prometheus/storage"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -337,8 +338,14 @@ func TestScrapeKubernetes(t *testing.T) {
 
 	rec := newRecorder()
 	reg := prometheus.NewRegistry()
+	// The scraper runs with exactly the permissions docs/metrics.md lists.
+	token := c.ServiceAccountToken(t, "kinsight", "agent", []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"pods", "services"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{"monitoring.coreos.com"}, Resources: []string{"podmonitors", "servicemonitors"}, Verbs: []string{"list", "watch"}},
+	})
 	opts := Options{
-		Kube: c.Admin(), NodeName: node, Appendable: rec, Registerer: reg,
+		Kube: c.Config(token), NodeName: node, Appendable: rec, Registerer: reg,
 		DefaultInterval: time.Second, DefaultTimeout: 500 * time.Millisecond,
 		Limits:         Limits{SampleLimit: 1000, BodySizeLimit: "1MiB"},
 		reloadInterval: 200 * time.Millisecond,
