@@ -28,6 +28,9 @@ import (
 var cluster *testkube.Cluster
 
 func TestMain(m *testing.M) {
+	if os.Getenv(helperEnvURL) != "" {
+		os.Exit(helperProcess())
+	}
 	c, stop, err := testkube.StartMain()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
