@@ -36,7 +36,9 @@
 // set of jobs, as Prometheus reloads its configuration file. A monitor that
 // does not translate or fails Prometheus's validation is left out, logged
 // and counted in kinsight_agent_scrape_monitor_errors_total; the other jobs
-// still apply. Without the CRDs installed, the annotation jobs still run.
+// still apply. Without the CRDs installed, the annotation jobs still run;
+// the scraper asks the API server's discovery once a minute and starts
+// watching each monitor kind once its CRD is served.
 //
 // # Limits
 //

@@ -16,9 +16,11 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	promscrape "github.com/prometheus/prometheus/scrape"
 	"github.com/prometheus/prometheus/storage"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	kdiscovery "k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/rest"
@@ -56,8 +58,9 @@ type Options struct {
 
 	// reloadInterval is how often discovery updates reach the scrape
 	// manager (Prometheus's is 5 s) and how long monitor changes are
-	// batched; tests shorten it.
-	reloadInterval time.Duration
+	// batched; crdCheckInterval how often the scraper looks for CRDs not
+	// yet installed. Tests shorten them.
+	reloadInterval, crdCheckInterval time.Duration
 }
 
 // DefaultOptions returns the defaults: 30 s interval, 10 s timeout, at most
@@ -74,7 +77,8 @@ func DefaultOptions() Options {
 			LabelValueLengthLimit: 4096,
 			BodySizeLimit:         "64MiB",
 		},
-		reloadInterval: 5 * time.Second,
+		reloadInterval:   5 * time.Second,
+		crdCheckInterval: time.Minute,
 	}
 }
 
@@ -86,6 +90,7 @@ type Scraper struct {
 	reg     prometheus.Registerer
 	js      jobSpec
 	dynamic dynamic.Interface
+	disco   kdiscovery.DiscoveryInterface
 	metrics *metrics
 
 	mu     sync.Mutex
@@ -118,6 +123,9 @@ func New(opts Options) (*Scraper, error) {
 	if opts.reloadInterval == 0 {
 		opts.reloadInterval = def.reloadInterval
 	}
+	if opts.crdCheckInterval == 0 {
+		opts.crdCheckInterval = def.crdCheckInterval
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -146,6 +154,10 @@ func New(opts Options) (*Scraper, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scrape: dynamic client: %w", err)
 	}
+	disco, err := kdiscovery.NewDiscoveryClientForConfig(opts.Kube)
+	if err != nil {
+		return nil, fmt.Errorf("scrape: discovery client: %w", err)
+	}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("scrape: %w", err)
@@ -155,6 +167,7 @@ func New(opts Options) (*Scraper, error) {
 		logger:  opts.Logger,
 		reg:     opts.Registerer,
 		dynamic: dyn,
+		disco:   disco,
 		metrics: m,
 		js: jobSpec{
 			interval:      opts.DefaultInterval,
@@ -195,24 +208,45 @@ func (s *Scraper) Run(ctx context.Context) error {
 	s.scrape = sm
 	s.mu.Unlock()
 
-	// The monitors, watched through informers on the dynamic client. A
-	// missing CRD only makes the informer retry (and log) until it exists.
+	// The monitors, watched through informers on the dynamic client,
+	// each started once the API server serves its CRD (checked every
+	// crdCheckInterval until both are), so a cluster without the Prometheus
+	// Operator's CRDs costs one discovery request a minute, not an
+	// informer failing and logging forever.
 	factory := dynamicinformer.NewDynamicSharedInformerFactory(s.dynamic, 0)
+	defer factory.Shutdown()
 	changed := make(chan struct{}, 1)
 	notify := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { poke(changed) },
 		UpdateFunc: func(any, any) { poke(changed) },
 		DeleteFunc: func(any) { poke(changed) },
 	}
-	pmInf := factory.ForResource(podMonitorsGVR).Informer()
-	smInf := factory.ForResource(serviceMonitorsGVR).Informer()
-	for _, inf := range []cache.SharedIndexInformer{pmInf, smInf} {
-		if _, err := inf.AddEventHandler(notify); err != nil {
-			return fmt.Errorf("scrape: monitor informer: %w", err)
+	informers := map[schema.GroupVersionResource]cache.SharedIndexInformer{}
+	var lastCheck time.Time
+	watchServed := func() error {
+		if len(informers) == 2 || time.Since(lastCheck) < s.opts.crdCheckInterval {
+			return nil
 		}
+		lastCheck = time.Now()
+		served, err := s.servedMonitors()
+		if err != nil {
+			return err
+		}
+		for _, gvr := range served {
+			if informers[gvr] != nil {
+				continue
+			}
+			inf := factory.ForResource(gvr).Informer()
+			if _, err := inf.AddEventHandler(notify); err != nil {
+				return fmt.Errorf("monitor informer: %w", err)
+			}
+			informers[gvr] = inf
+			s.logger.Info("watching monitors", "resource", gvr.Resource)
+			poke(changed)
+		}
+		factory.Start(ctx.Done())
+		return nil
 	}
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -231,32 +265,62 @@ func (s *Scraper) Run(ctx context.Context) error {
 	}()
 	defer sm.Stop()
 
-	// The annotation jobs start at once; monitors join when the informers
-	// have synced (or whenever they change).
+	// The annotation jobs start at once; monitors join when their
+	// informers have synced, and every change is applied at the next tick
+	// (so a burst of changes is one reload).
 	s.apply(sm, disc, nil, nil)
-	synced := false
 	tick := time.NewTicker(s.opts.reloadInterval)
 	defer tick.Stop()
 	for {
+		if err := watchServed(); err != nil {
+			s.logger.Warn("cannot check for the PodMonitor and ServiceMonitor CRDs", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
 		}
-		// Monitor events are batched into at most one reload per tick.
-		if !pmInf.HasSynced() || !smInf.HasSynced() {
+		synced := true
+		for _, inf := range informers {
+			synced = synced && inf.HasSynced()
+		}
+		if !synced {
 			continue
 		}
 		select {
 		case <-changed:
 		default:
-			if synced {
-				continue
+			continue
+		}
+		var pms, sms []any
+		if inf := informers[podMonitorsGVR]; inf != nil {
+			pms = inf.GetStore().List()
+		}
+		if inf := informers[serviceMonitorsGVR]; inf != nil {
+			sms = inf.GetStore().List()
+		}
+		s.apply(sm, disc, pms, sms)
+	}
+}
+
+// servedMonitors returns the monitor resources the API server serves.
+func (s *Scraper) servedMonitors() ([]schema.GroupVersionResource, error) {
+	list, err := s.disco.ServerResourcesForGroupVersion(podMonitorsGVR.GroupVersion().String())
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	var out []schema.GroupVersionResource
+	for _, r := range list.APIResources {
+		for _, gvr := range []schema.GroupVersionResource{podMonitorsGVR, serviceMonitorsGVR} {
+			if r.Name == gvr.Resource {
+				out = append(out, gvr)
 			}
 		}
-		synced = true
-		s.apply(sm, disc, pmInf.GetStore().List(), smInf.GetStore().List())
 	}
+	return out, nil
 }
 
 func poke(ch chan struct{}) {

@@ -557,7 +557,8 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 }
 
 // TestScrapeWithoutCRDs: on a cluster without the Prometheus Operator's
-// CRDs the annotation jobs still run.
+// CRDs the annotation jobs still run, and monitors are picked up once the
+// CRDs are installed.
 func TestScrapeWithoutCRDs(t *testing.T) {
 	c := testkube.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -575,7 +576,7 @@ func TestScrapeWithoutCRDs(t *testing.T) {
 	rec := newRecorder()
 	reg := prometheus.NewRegistry()
 	s, err := New(Options{Kube: c.Admin(), NodeName: "node-a", Appendable: rec, Registerer: reg,
-		DefaultInterval: time.Second, reloadInterval: 200 * time.Millisecond})
+		DefaultInterval: time.Second, reloadInterval: 200 * time.Millisecond, crdCheckInterval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -583,6 +584,29 @@ func TestScrapeWithoutCRDs(t *testing.T) {
 	go func() { done <- s.Run(ctx) }()
 	waitFor(t, 30*time.Second, "the annotated pod scraped", func() bool {
 		v := rec.find(map[string]string{"__name__": "up", "job": annotatedPodsJob, "pod": "good"})
+		return len(v) == 1 && v[0] == 1
+	})
+
+	dyn, err := dynamic.NewForConfig(c.Admin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	installCRDs(t, ctx, dyn)
+	createPod(t, ctx, cs, "apps", "monitored", "node-a", map[string]string{"app": "m"}, nil,
+		[]corev1.ContainerPort{{Name: "metrics", ContainerPort: int32(serverPort(good))}})
+	pm := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
+		"metadata": map[string]any{"name": "pm", "namespace": "apps"},
+		"spec": map[string]any{
+			"selector":            map[string]any{"matchLabels": map[string]any{"app": "m"}},
+			"podMetricsEndpoints": []any{map[string]any{"port": "metrics"}},
+		},
+	}}
+	if _, err := dyn.Resource(podMonitorsGVR).Namespace("apps").Create(ctx, pm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the PodMonitor created after the CRDs scraped", func() bool {
+		v := rec.find(map[string]string{"__name__": "up", "job": "apps/pm", "pod": "monitored"})
 		return len(v) == 1 && v[0] == 1
 	})
 	cancel()
