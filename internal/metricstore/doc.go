@@ -1,7 +1,8 @@
 // Package metricstore is kinsight's metric store: the Prometheus TSDB and
 // PromQL engine used as a library, with Prometheus remote write and a
 // Pushgateway-compatible push API in front and the Prometheus HTTP query
-// API behind. It is the only package that imports
+// API behind. The metricstore tree (this package and agentwal, the agent's
+// WAL-backed remote_write shipping) is the only code that imports
 // github.com/prometheus/prometheus, so the rest of kinsight never sees that
 // module's API churn.
 //
