@@ -487,6 +487,31 @@ func steady(ctx context.Context, f *flags, rep *agentReport, ag *agentProc, srv 
 			}
 		}
 	})
+	// Latency is end to end: profile the server as well as the agent
+	// while the steady load runs (a few seconds in, past the start-up).
+	if f.profileDir != "" {
+		wg.Go(func() {
+			select {
+			case <-sampleCtx.Done():
+				return
+			case <-time.After(5 * time.Second):
+			}
+			for _, pr := range []struct{ name, base string }{
+				{"server-steady-cpu.pprof", srv.url()},
+				{"agent-steady-cpu.pprof", "http://" + ag.listen},
+			} {
+				wg.Go(func() {
+					path := filepath.Join(f.profileDir, pr.name)
+					u := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", pr.base, f.profileSecs)
+					if err := fetchToFile(ctx, u, path); err != nil {
+						logf("steady profile: %v", err)
+					} else {
+						logf("steady CPU profile: %s", path)
+					}
+				})
+			}
+		})
+	}
 	rep.Steady, err = writeSteady(ctx, pods, srcs, f.agentRate, f.agentSteady)
 	cpu1, cerr := procCPUSeconds(ag.pid())
 	stopSample()

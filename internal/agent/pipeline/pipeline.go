@@ -19,6 +19,7 @@ import (
 	"github.com/kinsight/kinsight/internal/agent/buffer"
 	"github.com/kinsight/kinsight/internal/agent/cri"
 	"github.com/kinsight/kinsight/internal/agent/journal"
+	"github.com/kinsight/kinsight/internal/agent/memtrim"
 	"github.com/kinsight/kinsight/internal/agent/output/cloudwatch"
 	"github.com/kinsight/kinsight/internal/agent/tail"
 )
@@ -160,6 +161,7 @@ func (p *Pipeline) Output() *cloudwatch.Output { return p.cw }
 // the buffer. What was not delivered is kept on disk or re-read next time.
 func (p *Pipeline) Run(ctx context.Context) error {
 	p.lastAck.Store(time.Now().UnixNano()) // the destination gets spillAfter to answer first
+	go p.trimStartup(ctx)
 	lines := make(chan tail.Line, 1024)
 	tailErr := make(chan error, 1)
 	go func() {
@@ -697,6 +699,25 @@ func (p *Pipeline) deliver(ctx context.Context, item buffer.Item) {
 			p.nack(item.ID)
 			return
 		case <-time.After(time.Duration(rand.Int64N(int64(ceiling))) + 10*time.Millisecond):
+		}
+	}
+}
+
+// trimStartup gives back the executable's pages start-up touched
+// (memtrim): now, and once more after the pod watcher's first list and the
+// first reads have run their one-off code. Not periodically: pages in use
+// would only fault back.
+func (p *Pipeline) trimStartup(ctx context.Context) {
+	for _, d := range []time.Duration{0, 10 * time.Second} {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(d):
+		}
+		if n, err := memtrim.Trim(); err != nil {
+			p.log.Debug("trim start-up pages", "err", err)
+		} else {
+			p.log.Debug("trimmed start-up pages", "mapped_bytes", n)
 		}
 	}
 }

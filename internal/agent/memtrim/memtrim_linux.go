@@ -1,0 +1,62 @@
+//go:build linux
+
+package memtrim
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+)
+
+// Trim drops this process's resident pages of its own executable's
+// read-only mappings and returns how many bytes of mappings it advised.
+func Trim() (int64, error) {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return 0, fmt.Errorf("memtrim: %w", err)
+	}
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return 0, fmt.Errorf("memtrim: %w", err)
+	}
+	var total int64
+	sc := bufio.NewScanner(bytes.NewReader(maps))
+	for sc.Scan() {
+		start, end, ok := readOnlyMapping(sc.Text(), exe)
+		if !ok {
+			continue
+		}
+		if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, start, end-start, syscall.MADV_DONTNEED); e != 0 {
+			return total, fmt.Errorf("memtrim: madvise %#x-%#x: %w", start, end, e)
+		}
+		total += int64(end - start)
+	}
+	return total, nil
+}
+
+// readOnlyMapping parses one /proc/self/maps line and reports the range
+// of a private, non-writable mapping of exe.
+func readOnlyMapping(line, exe string) (start, end uintptr, ok bool) {
+	// 00400000-01e17000 r-xp 00000000 fd:01 1234   /path/to/exe
+	f := bytes.Fields([]byte(line))
+	if len(f) < 6 || string(bytes.Join(f[5:], []byte(" "))) != exe { // a path may hold spaces
+		return 0, 0, false
+	}
+	perm := f[1]
+	if len(perm) != 4 || perm[0] != 'r' || perm[1] != '-' || perm[3] != 'p' {
+		return 0, 0, false
+	}
+	lo, hi, found := bytes.Cut(f[0], []byte("-"))
+	if !found {
+		return 0, 0, false
+	}
+	s, err1 := strconv.ParseUint(string(lo), 16, 64)
+	e, err2 := strconv.ParseUint(string(hi), 16, 64)
+	if err1 != nil || err2 != nil || e <= s {
+		return 0, 0, false
+	}
+	return uintptr(s), uintptr(e), true
+}
