@@ -56,9 +56,12 @@ type Options struct {
 // Elector campaigns for the Lease and, while it holds it, keeps the cluster
 // informers and exposes the cluster metrics. It is a prometheus.Collector.
 type Elector struct {
-	opts   Options
-	descs  *descs
-	leader atomic.Bool
+	opts  Options
+	descs *descs
+	// syncWarnAfter is how long a new leader waits for its caches before
+	// it logs which have not synced (30 s; shorter in tests).
+	syncWarnAfter time.Duration
+	leader        atomic.Bool
 
 	mu    sync.Mutex
 	state *caches // non-nil while leading and synced
@@ -103,7 +106,7 @@ func New(opts Options) (*Elector, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("clustermetrics: %w", err)
 	}
-	return &Elector{opts: opts, descs: newDescs()}, nil
+	return &Elector{opts: opts, descs: newDescs(), syncWarnAfter: 30 * time.Second}, nil
 }
 
 // IsLeader reports whether this agent holds the Lease now. Metrics follow
@@ -185,7 +188,7 @@ func (e *Elector) lead(lctx context.Context) {
 	log := e.opts.Logger.With("lease", e.opts.LeaseNamespace+"/"+e.opts.LeaseName)
 	log.Info("cluster metrics: leading, starting informers")
 	inf := startInformers(lctx, e.opts.Client)
-	if inf.waitSynced(lctx) {
+	if inf.waitSynced(lctx, log, e.syncWarnAfter) {
 		e.mu.Lock()
 		if lctx.Err() == nil { // as above
 			e.state = inf

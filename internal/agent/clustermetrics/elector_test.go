@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -74,6 +75,16 @@ func TestCounts(t *testing.T) {
 	eventually(t, 30*time.Second, "the only agent never reported", func() bool { return len(samples(t, e.Elector)) > 0 })
 	if !e.IsLeader() {
 		t.Error("reporting but IsLeader is false")
+	}
+	// The caches hold stripped objects (the package's memory claim).
+	if inf := e.current(); inf != nil {
+		p, err := inf.pods.Pods("shop").Get("web-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Spec.Containers) != 0 || p.Labels != nil || p.ManagedFields != nil || len(p.OwnerReferences) != 1 || p.Status.Phase != corev1.PodRunning {
+			t.Errorf("cached pod not stripped to owner and phase: %+v", p)
+		}
 	}
 	got := samples(t, e.Elector)
 	if d := diff(got, expect); d != "" || len(got) != len(expect) {
@@ -372,5 +383,58 @@ func deployObjects(t *testing.T) []any {
 		case *corev1.Namespace, *corev1.ServiceAccount, *rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding, *rbacv1.Role, *rbacv1.RoleBinding:
 			out = append(out, obj)
 		}
+	}
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestMissingPermission: a leader whose role lacks one resource leads but
+// reports nothing (never a partial count), and says which cache waits.
+func TestMissingPermission(t *testing.T) {
+	want(t)
+	const ns = "kinsight-norbac"
+	token := cluster.ServiceAccountToken(t, ns, "agent", []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"pods", "nodes"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "daemonsets", "replicasets"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
+	})
+	client, err := kubernetes.NewForConfig(cluster.Config(token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	e, err := New(Options{Client: client, ClusterName: "test-cluster", LeaseNamespace: ns, Identity: "a",
+		Logger:        slog.New(slog.NewTextHandler(&logs, nil)),
+		LeaseDuration: testLease, RenewDeadline: testRenew, RetryPeriod: testRetry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.syncWarnAfter = time.Second
+	r := start(t, e)
+	eventually(t, 30*time.Second, "no warning naming the unsynced cache", func() bool {
+		return strings.Contains(logs.String(), "resources=[statefulsets]")
+	})
+	if !r.IsLeader() {
+		t.Error("not leading")
+	}
+	if n := len(samples(t, r.Elector)); n != 0 {
+		t.Errorf("%d series reported from partly synced caches", n)
 	}
 }

@@ -2,6 +2,9 @@ package clustermetrics
 
 import (
 	"context"
+	"log/slog"
+	"slices"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -19,7 +22,7 @@ import (
 type caches struct {
 	factory informers.SharedInformerFactory
 	cancel  context.CancelFunc
-	synced  []cache.InformerSynced
+	synced  map[string]cache.InformerSynced // by resource, for the log
 
 	nodes        corelisters.NodeLister
 	pods         corelisters.PodLister
@@ -46,14 +49,14 @@ func startInformers(ctx context.Context, client kubernetes.Interface) *caches {
 	inf.replicaSets = f.Apps().V1().ReplicaSets().Lister()
 	inf.daemonSets = f.Apps().V1().DaemonSets().Lister()
 	inf.statefulSets = f.Apps().V1().StatefulSets().Lister()
-	inf.synced = []cache.InformerSynced{
-		f.Core().V1().Nodes().Informer().HasSynced,
-		f.Core().V1().Pods().Informer().HasSynced,
-		f.Discovery().V1().EndpointSlices().Informer().HasSynced,
-		f.Apps().V1().Deployments().Informer().HasSynced,
-		f.Apps().V1().ReplicaSets().Informer().HasSynced,
-		f.Apps().V1().DaemonSets().Informer().HasSynced,
-		f.Apps().V1().StatefulSets().Informer().HasSynced,
+	inf.synced = map[string]cache.InformerSynced{
+		"nodes":          f.Core().V1().Nodes().Informer().HasSynced,
+		"pods":           f.Core().V1().Pods().Informer().HasSynced,
+		"endpointslices": f.Discovery().V1().EndpointSlices().Informer().HasSynced,
+		"deployments":    f.Apps().V1().Deployments().Informer().HasSynced,
+		"replicasets":    f.Apps().V1().ReplicaSets().Informer().HasSynced,
+		"daemonsets":     f.Apps().V1().DaemonSets().Informer().HasSynced,
+		"statefulsets":   f.Apps().V1().StatefulSets().Informer().HasSynced,
 	}
 	ctx, inf.cancel = context.WithCancel(ctx)
 	f.Start(ctx.Done())
@@ -61,9 +64,35 @@ func startInformers(ctx context.Context, client kubernetes.Interface) *caches {
 }
 
 // waitSynced waits until every cache holds its initial list; false if ctx
-// ended first.
-func (inf *caches) waitSynced(ctx context.Context) bool {
-	return cache.WaitForCacheSync(ctx.Done(), inf.synced...)
+// ended first. It logs the caches still missing every warnAfter: a missing
+// RBAC permission makes a reflector retry forever, and the leader would
+// otherwise report nothing without a word.
+func (inf *caches) waitSynced(ctx context.Context, log *slog.Logger, warnAfter time.Duration) bool {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	warn := time.Now().Add(warnAfter)
+	for {
+		var missing []string
+		for name, synced := range inf.synced {
+			if !synced() {
+				missing = append(missing, name)
+			}
+		}
+		if len(missing) == 0 {
+			return true
+		}
+		if now := time.Now(); now.After(warn) {
+			slices.Sort(missing)
+			log.Warn("cluster metrics: caches not synced yet; reporting nothing until they are (RBAC? see deploy/kinsight-agent.yaml)",
+				"resources", missing)
+			warn = now.Add(warnAfter)
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
 }
 
 // stop stops the watches and waits for the informers' goroutines to end.
