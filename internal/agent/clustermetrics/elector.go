@@ -116,7 +116,8 @@ func (e *Elector) IsLeader() bool { return e.leader.Load() }
 // Run campaigns for the Lease until ctx ends, leading whenever it holds it,
 // and campaigns again after losing it. On return the informers are stopped
 // and, if it held the Lease, the Lease is released. It returns nil when ctx
-// ends; errors only come from a malformed configuration.
+// ends; errors only come from a malformed configuration. One Run at a time
+// per Elector: two would campaign as the same identity.
 func (e *Elector) Run(ctx context.Context) error {
 	// client-go's election and informers log through klog; give them the
 	// agent's slog handler so their lines look like the agent's own.
