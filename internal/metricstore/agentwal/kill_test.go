@@ -58,8 +58,12 @@ func TestSIGKILL(t *testing.T) {
 			continue
 		}
 		if last >= 150 && !stopped {
-			// Half shipped: the position file is mid-WAL when the
+			// Partly shipped: the position file is mid-WAL when the
 			// server goes away and the child is killed.
+			waitFor(t, "some samples shipped", 10*time.Second, func() bool {
+				got := query(t, k.baseURL(), fmt.Sprintf("count(test_seq @ %d)", time.Now().Unix()), nil)
+				return got[""] > 0
+			})
 			k.stop()
 			stopped = true
 		}

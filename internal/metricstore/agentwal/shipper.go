@@ -48,7 +48,9 @@ type shipper struct {
 	walDir  string
 	ext     labels.Labels
 
-	series  map[chunks.HeadSeriesRef]labels.Labels
+	// series holds each series' labels as sent (external labels added),
+	// built once per series record rather than per sample.
+	series  map[chunks.HeadSeriesRef][]prompb.Label
 	cpIndex int      // checkpoint the series map was built from; -1 none
 	saved   position // last position written to posFile
 	dec     record.Decoder
@@ -72,7 +74,7 @@ func newShipper(s *Store, ep Endpoint) (*shipper, error) {
 		posFile: filepath.Join(s.opts.Dir, "positions", ep.Name+".json"),
 		walDir:  filepath.Join(s.opts.Dir, "wal"),
 		ext:     labels.FromMap(s.opts.ExternalLabels),
-		series:  map[chunks.HeadSeriesRef]labels.Labels{},
+		series:  map[chunks.HeadSeriesRef][]prompb.Label{},
 		cpIndex: -1,
 		dec:     record.NewDecoder(nil, s.log),
 	}, nil
@@ -221,7 +223,7 @@ func (sh *shipper) queue(ctx context.Context, smp record.RefSample, done positio
 		return nil
 	}
 	sh.buf = append(sh.buf, prompb.TimeSeries{
-		Labels:  sh.withExternal(ls),
+		Labels:  ls,
 		Samples: []prompb.Sample{{Timestamp: smp.T, Value: smp.V}},
 	})
 	sh.m.pending.Inc()
@@ -240,7 +242,7 @@ func (sh *shipper) resetSeries(seg int) {
 	if err != nil || idx <= sh.cpIndex {
 		return
 	}
-	sh.series = map[chunks.HeadSeriesRef]labels.Labels{}
+	sh.series = map[chunks.HeadSeriesRef][]prompb.Label{}
 	sh.cpIndex = idx
 	if err := sh.readSeries(cp, -1); err != nil {
 		sh.log.Warn("reading WAL checkpoint", "dir", cp, "err", err)
@@ -283,7 +285,7 @@ func (sh *shipper) readSeries(dir string, seg int) error {
 
 func (sh *shipper) addSeries(series []record.RefSeries) {
 	for _, s := range series {
-		sh.series[s.Ref] = s.Labels
+		sh.series[s.Ref] = sh.withExternal(s.Labels)
 	}
 	sh.m.series.Set(float64(len(sh.series)))
 }

@@ -121,6 +121,7 @@ type Store struct {
 	rs       *remote.Storage
 	metrics  *metrics
 	shippers []*shipper
+	dbReg    *trackingRegisterer
 	// readerMetrics count the WAL readers' corruption errors; they are
 	// not registered (the per-endpoint metrics say what matters).
 	readerMetrics *wlog.LiveReaderMetrics
@@ -177,26 +178,32 @@ func Open(opts Options) (*Store, error) {
 	// position, see doc.go), so it answers 0 and series GC falls back to
 	// MaxWALTime, the bound on how long an outage can last.
 	rs := remote.NewStorage(log.With("component", "remote"), nil, func() (int64, error) { return 0, nil }, opts.Dir, time.Minute, nil, false)
-	preg := prometheus.WrapRegistererWithPrefix("kinsight_agent_", reg)
+	preg := &trackingRegisterer{reg: prometheus.WrapRegistererWithPrefix("kinsight_agent_", reg)}
 	db, err := agent.Open(log.With("component", "agent-wal"), preg, rs, opts.Dir, aopts)
 	if err != nil {
+		preg.unregisterAll()
 		return nil, fmt.Errorf("open agent WAL: %w", err)
 	}
-	s := &Store{opts: opts, log: log, db: db, rs: rs, readerMetrics: wlog.NewLiveReaderMetrics(nil)}
+	s := &Store{opts: opts, log: log, db: db, rs: rs, dbReg: preg, readerMetrics: wlog.NewLiveReaderMetrics(nil)}
 	s.metrics, err = newMetrics(reg, filepath.Join(opts.Dir, "wal"))
 	if err != nil {
 		db.Close()
+		preg.unregisterAll()
+		return nil, err
+	}
+	fail := func(err error) (*Store, error) {
+		db.Close()
+		s.metrics.unregister()
+		preg.unregisterAll()
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Join(opts.Dir, "positions"), 0o755); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("agentwal: %w", err)
+		return fail(fmt.Errorf("agentwal: %w", err))
 	}
 	for _, ep := range opts.Endpoints {
 		sh, err := newShipper(s, ep)
 		if err != nil {
-			db.Close()
-			return nil, fmt.Errorf("agentwal: endpoint %s: %w", ep.Name, err)
+			return fail(fmt.Errorf("agentwal: endpoint %s: %w", ep.Name, err))
 		}
 		s.shippers = append(s.shippers, sh)
 	}
@@ -232,6 +239,7 @@ func (s *Store) Close() error {
 		err = cerr
 	}
 	s.metrics.unregister()
+	s.dbReg.unregisterAll()
 	if err != nil {
 		return fmt.Errorf("close agent WAL: %w", err)
 	}

@@ -225,7 +225,8 @@ func TestOutageAndRestart(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	reg = prometheus.NewRegistry()
+	// The same registry: Close unregistered everything, and the reopened
+	// store's counters start from zero.
 	s = openStore(t, dir, reg, ep)
 	for time.Now().Before(outageEnd) {
 		round(10)
@@ -403,4 +404,31 @@ func TestCheckpointedDuringOutage(t *testing.T) {
 		t.Errorf("segments lost: %v", l)
 	}
 	t.Logf("%d rounds; %d appended during the outage", n, n-20)
+}
+
+// TestOpenRefusesBadConfig checks that configuration mistakes are errors
+// at Open, and that a failed Open leaves the registry usable.
+func TestOpenRefusesBadConfig(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	dir := t.TempDir()
+	for name, ep := range map[string]agentwal.Endpoint{
+		"no scheme":   {URL: "localhost:9090/api/v1/write"},
+		"two auths":   {URL: "http://x/api/v1/write", BearerToken: "t", BasicAuth: &agentwal.BasicAuth{Username: "u", Password: "p"}},
+		"half sigv4":  {URL: "http://x/api/v1/write", SigV4: &agentwal.SigV4{Region: "r", AccessKey: "AKID"}},
+		"bad name":    {Name: "a/b", URL: "http://x/api/v1/write"},
+		"empty url":   {},
+		"ftp is none": {URL: "ftp://x/"},
+	} {
+		if s, err := agentwal.Open(agentwal.Options{Dir: dir, Endpoints: []agentwal.Endpoint{ep}, Registerer: reg}); err == nil {
+			s.Close()
+			t.Errorf("%s: Open succeeded", name)
+		}
+	}
+	if _, err := agentwal.Open(agentwal.Options{Dir: dir, Registerer: reg}); err == nil {
+		t.Errorf("no endpoints: Open succeeded")
+	}
+	s := openStore(t, dir, reg, agentwal.Endpoint{URL: "http://127.0.0.1:1/api/v1/write"})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
