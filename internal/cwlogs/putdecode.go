@@ -2,9 +2,9 @@ package cwlogs
 
 import (
 	"strconv"
-	"unicode/utf16"
-	"unicode/utf8"
 	"unsafe"
+
+	"github.com/kinsight/kinsight/internal/jsonx"
 )
 
 // decodePutFast parses the common shape of a PutLogEvents body — the one
@@ -166,96 +166,19 @@ func (d *fastDec) str() (string, bool) {
 		}
 		d.i++
 	}
+	// Escapes or control characters: find the closing quote, then decode
+	// the body (jsonx rejects what encoding/json would).
+	end := jsonx.StringEnd(d.b[d.i:])
+	if end < 0 {
+		return "", false
+	}
 	out := append(d.spare(len(d.b)-start), d.b[start:d.i]...)
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		switch {
-		case c == '"':
-			d.i++
-			return d.commit(out), true
-		case c < 0x20:
-			return "", false
-		case c != '\\':
-			// Copy the run up to the next quote or backslash.
-			j := d.i
-			for j < len(d.b) && d.b[j] != '"' && d.b[j] != '\\' && d.b[j] >= 0x20 {
-				j++
-			}
-			out = append(out, d.b[d.i:j]...)
-			d.i = j
-			continue
-		}
-		if d.i+1 >= len(d.b) {
-			return "", false
-		}
-		e := d.b[d.i+1]
-		d.i += 2
-		switch e {
-		case '"', '\\', '/':
-			out = append(out, e)
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, ok := d.hex4()
-			if !ok {
-				return "", false
-			}
-			if utf16.IsSurrogate(r) {
-				// A valid pair makes one rune; anything else is U+FFFD, as
-				// encoding/json does.
-				r2 := rune(-1)
-				if d.i+1 < len(d.b) && d.b[d.i] == '\\' && d.b[d.i+1] == 'u' {
-					save := d.i
-					d.i += 2
-					if v, ok := d.hex4(); ok {
-						r2 = v
-					} else {
-						return "", false
-					}
-					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-						out = utf8.AppendRune(out, dec)
-						continue
-					}
-					d.i = save
-				}
-				r = utf8.RuneError
-			}
-			out = utf8.AppendRune(out, r)
-		default:
-			return "", false
-		}
+	out, ok := jsonx.AppendUnquoted(out, d.b[d.i:d.i+end])
+	if !ok {
+		return "", false
 	}
-	return "", false
-}
-
-func (d *fastDec) hex4() (rune, bool) {
-	if d.i+4 > len(d.b) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range d.b[d.i : d.i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	d.i += 4
-	return r, true
+	d.i += end + 1
+	return d.commit(out), true
 }
 
 // spare returns an empty slice at the end of the buffer with room for n

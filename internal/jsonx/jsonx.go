@@ -1,7 +1,9 @@
-// Package jsonx holds the JSON encoding the hot paths write by hand: the
-// server's event answers and the agent's records, where encoding/json's
-// reflection and HTML escaping cost most of the time. The output is byte for
-// byte what encoding/json writes with SetEscapeHTML(false).
+// Package jsonx holds the JSON string encoding and decoding the hot paths do
+// by hand: the server's event answers and the agent's records (encoding),
+// PutLogEvents bodies and Logs Insights field values (decoding), where
+// encoding/json's reflection and HTML escaping cost most of the time.
+// Strings are written byte for byte as encoding/json writes them with
+// SetEscapeHTML(false) and read as it reads them.
 package jsonx
 
 import (

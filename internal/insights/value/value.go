@@ -1,15 +1,15 @@
 package value
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/kinsight/kinsight/internal/jsonx"
 )
 
 // Kind is the dynamic type of a Value.
@@ -428,90 +428,16 @@ func scanJSONString(s string, quotes bool) bool {
 }
 
 // unescapeSimple decodes the inside of a JSON string that is valid UTF-8,
-// as encoding/json would (escapes, \u escapes and surrogate pairs);
-// anything else (invalid UTF-8, which it replaces, control characters or
-// bad escapes, which it rejects) is left to it.
+// as encoding/json would; anything else (invalid UTF-8, which encoding/json
+// replaces, control characters or bad escapes, which it rejects) is left to
+// it.
 func unescapeSimple(inner []byte) (string, bool) {
-	if scanJSONString(unsafe.String(unsafe.SliceData(inner), len(inner)), false) || !utf8.Valid(inner) {
+	if !utf8.Valid(inner) {
 		return "", false
 	}
-	out := make([]byte, 0, len(inner))
-	for len(inner) > 0 {
-		k := bytes.IndexByte(inner, '\\')
-		if k < 0 {
-			k = len(inner)
-		}
-		if bytes.IndexByte(inner[:k], '"') >= 0 {
-			return "", false // an unescaped quote: not one string
-		}
-		out = append(out, inner[:k]...)
-		if k == len(inner) {
-			break
-		}
-		if k+1 >= len(inner) {
-			return "", false
-		}
-		switch c := inner[k+1]; c {
-		case '"', '\\', '/':
-			out = append(out, c)
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			// As encoding/json: a valid surrogate pair is one rune, any
-			// other surrogate is U+FFFD.
-			r, ok := hex4(inner[k+2:])
-			if !ok {
-				return "", false
-			}
-			n := 6
-			if utf16.IsSurrogate(r) {
-				r2, ok2 := rune(-1), false
-				if rest := inner[k+6:]; len(rest) >= 2 && rest[0] == '\\' && rest[1] == 'u' {
-					r2, ok2 = hex4(rest[2:])
-				}
-				if d := utf16.DecodeRune(r, r2); ok2 && d != utf8.RuneError {
-					r, n = d, 12
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			out = utf8.AppendRune(out, r)
-			inner = inner[k+n:]
-			continue
-		default:
-			return "", false
-		}
-		inner = inner[k+2:]
+	out, ok := jsonx.AppendUnquoted(make([]byte, 0, len(inner)), inner)
+	if !ok {
+		return "", false
 	}
 	return string(out), true
-}
-
-// hex4 reads the four hex digits of a \u escape.
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
 }
