@@ -19,7 +19,9 @@
 // the agent stopped are never sent. Here each endpoint's reader keeps its
 // position in the WAL (segment, byte offset of the end of the last record
 // whose samples were all acknowledged) in <dir>/positions/<name>.json,
-// written after every acknowledged request, and resumes from it.
+// written after every acknowledged request, and resumes from it. The
+// positions are removed when the WAL directory is missing at Open (a new
+// WAL starts at segment 0 again and would otherwise be skipped).
 //
 // # Guarantees
 //

@@ -163,6 +163,14 @@ func Open(opts Options) (*Store, error) {
 	}
 	opts.Endpoints = eps
 
+	// Positions point into one WAL: if the WAL is gone (removed by an
+	// operator, a new volume), they would skip the new WAL's first
+	// records, so they go too.
+	if _, err := os.Stat(filepath.Join(opts.Dir, "wal")); errors.Is(err, os.ErrNotExist) {
+		if err := os.RemoveAll(filepath.Join(opts.Dir, "positions")); err != nil {
+			return nil, fmt.Errorf("agentwal: remove stale positions: %w", err)
+		}
+	}
 	aopts := agent.DefaultOptions()
 	if opts.TruncateFrequency > 0 {
 		aopts.TruncateFrequency = opts.TruncateFrequency

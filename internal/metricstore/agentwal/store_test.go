@@ -432,3 +432,30 @@ func TestOpenRefusesBadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestWALRemoved removes the WAL but not the shipping positions: the new
+// WAL's samples must still be shipped.
+func TestWALRemoved(t *testing.T) {
+	k := startKinsight(t)
+	dir := t.TempDir()
+	ep := agentwal.Endpoint{URL: k.writeURL(), Queue: fastQueue()}
+	reg := prometheus.NewRegistry()
+	s := openStore(t, dir, reg, ep)
+	base := time.Now().Add(-time.Minute).Truncate(time.Second)
+	for n := range 30 {
+		appendRound(t, s, base, n)
+	}
+	waitFor(t, "first samples sent", 10*time.Second, func() bool { return gauge(t, reg, "kinsight_agent_remote_storage_samples_total") == 300 })
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "wal")); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir, reg, ep)
+	defer s.Close()
+	for n := 30; n < 40; n++ {
+		appendRound(t, s, base, n)
+	}
+	waitFor(t, "samples of the new WAL sent", 10*time.Second, func() bool { return gauge(t, reg, "kinsight_agent_remote_storage_samples_total") == 100 })
+}
