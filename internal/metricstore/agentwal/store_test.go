@@ -154,7 +154,9 @@ func openStore(t *testing.T, dir string, reg prometheus.Registerer, eps ...agent
 
 func openStoreOpts(t *testing.T, o agentwal.Options) *agentwal.Store {
 	t.Helper()
-	o.ExternalLabels = map[string]string{"cluster": "test"}
+	if o.ExternalLabels == nil {
+		o.ExternalLabels = map[string]string{"cluster": "test"}
+	}
 	if o.WALSegmentSize == 0 {
 		o.WALSegmentSize = 64 << 10
 	}
@@ -264,30 +266,45 @@ func TestOutageAndRestart(t *testing.T) {
 	}
 }
 
-// TestSigV4 ships to a server with access keys: the right key gets the
-// samples in; a wrong secret is counted as failed samples, not a crash.
+// TestSigV4 ships to a server with access keys, signing with SigV4 or
+// sending basic auth or a bearer token: the right key gets the samples in;
+// a wrong secret or a key without write access is counted as failed
+// samples, not a crash.
 func TestSigV4(t *testing.T) {
 	k := startKinsight(t, config.AccessKey{ID: "AKIDAGENT", Secret: "agent-secret-0123", Role: "agent"},
 		config.AccessKey{ID: "AKIDREADER", Secret: "reader-secret-0123", Role: "reader"})
-	good := agentwal.Endpoint{Name: "good", URL: k.writeURL(), Queue: fastQueue(),
-		SigV4: &agentwal.SigV4{Region: "us-east-1", AccessKey: "AKIDAGENT", SecretKey: "agent-secret-0123"}}
-	bad := agentwal.Endpoint{Name: "bad", URL: k.writeURL(), Queue: fastQueue(),
-		SigV4: &agentwal.SigV4{Region: "us-east-1", AccessKey: "AKIDAGENT", SecretKey: "wrong"}}
-	reg := prometheus.NewRegistry()
-	s := openStore(t, t.TempDir(), reg, good, bad)
-	defer s.Close()
-	base := time.Now().Add(-time.Minute)
-	for n := range 5 {
-		appendRound(t, s, base, n)
-	}
-	waitFor(t, "good key sends, bad key fails", 10*time.Second, func() bool {
-		return gauge(t, reg, "kinsight_agent_remote_storage_samples_total") == 50 &&
-			gauge(t, reg, "kinsight_agent_remote_storage_samples_failed_total") == 50
-	})
-	hdr := http.Header{"Authorization": {"Bearer reader-secret-0123"}}
-	got := query(t, k.baseURL(), fmt.Sprintf("count(count_over_time(test_seq[10m] @ %d))", time.Now().Unix()), hdr)
-	if got[""] != 10 {
-		t.Errorf("series stored = %v, want 10", got)
+	for _, c := range []struct {
+		ep agentwal.Endpoint
+		ok bool
+	}{
+		{agentwal.Endpoint{Name: "sigv4", SigV4: &agentwal.SigV4{Region: "us-east-1", AccessKey: "AKIDAGENT", SecretKey: "agent-secret-0123"}}, true},
+		{agentwal.Endpoint{Name: "sigv4-wrong", SigV4: &agentwal.SigV4{Region: "us-east-1", AccessKey: "AKIDAGENT", SecretKey: "wrong"}}, false},
+		{agentwal.Endpoint{Name: "basic", BasicAuth: &agentwal.BasicAuth{Username: "AKIDAGENT", Password: "agent-secret-0123"}}, true},
+		{agentwal.Endpoint{Name: "bearer", BearerToken: "agent-secret-0123", Headers: map[string]string{"X-Scope-OrgID": "kinsight"}}, true},
+		{agentwal.Endpoint{Name: "reader", BearerToken: "reader-secret-0123"}, false},
+	} {
+		t.Run(c.ep.Name, func(t *testing.T) {
+			ep := c.ep
+			ep.URL, ep.Queue = k.writeURL(), fastQueue()
+			reg := prometheus.NewRegistry()
+			s := openStoreOpts(t, agentwal.Options{Dir: t.TempDir(), Registerer: reg, Endpoints: []agentwal.Endpoint{ep},
+				ExternalLabels: map[string]string{"cluster": ep.Name}})
+			defer s.Close()
+			base := time.Now().Add(-time.Minute)
+			for n := range 5 {
+				appendRound(t, s, base, n)
+			}
+			name := "kinsight_agent_remote_storage_samples_failed_total"
+			if c.ok {
+				name = "kinsight_agent_remote_storage_samples_total"
+			}
+			waitFor(t, name+" = 50", 10*time.Second, func() bool { return gauge(t, reg, name) == 50 })
+			hdr := http.Header{"Authorization": {"Bearer reader-secret-0123"}}
+			got := query(t, k.baseURL(), fmt.Sprintf("count(count_over_time(test_seq{cluster=%q}[10m] @ %d))", ep.Name, time.Now().Unix()), hdr)
+			if want := map[bool]float64{true: 10, false: 0}[c.ok]; got[""] != want {
+				t.Errorf("series stored = %v, want %v", got[""], want)
+			}
+		})
 	}
 }
 
