@@ -314,7 +314,7 @@ func (sh *shipper) tailSegment(ctx context.Context, seg int, skipTo position) er
 			switch sh.dec.Type(rec) {
 			case record.Series:
 				if series, err = sh.dec.Series(rec, series[:0]); err != nil {
-					return fmt.Errorf("decode series: %w", err)
+					return sh.giveUp(ctx, boundary, fmt.Errorf("decode series: %w", err))
 				}
 				sh.addSeries(series)
 			case record.Samples, record.SamplesV2:
@@ -322,7 +322,7 @@ func (sh *shipper) tailSegment(ctx context.Context, seg int, skipTo position) er
 					break
 				}
 				if samples, err = sh.dec.Samples(rec, samples[:0]); err != nil {
-					return fmt.Errorf("decode samples: %w", err)
+					return sh.giveUp(ctx, boundary, fmt.Errorf("decode samples: %w", err))
 				}
 				for _, smp := range samples {
 					// A batch sent mid-record keeps the old boundary: the
@@ -335,7 +335,7 @@ func (sh *shipper) tailSegment(ctx context.Context, seg int, skipTo position) er
 			boundary = end
 		}
 		if err := r.Err(); err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("corrupt record at offset %d: %w", r.Offset(), err)
+			return sh.giveUp(ctx, boundary, fmt.Errorf("corrupt record at offset %d: %w", r.Offset(), err))
 		}
 		// Caught up with what is written: send what we have, so a
 		// sample is on its way within PollInterval of its commit.
@@ -359,6 +359,15 @@ func (sh *shipper) tailSegment(ctx context.Context, seg int, skipTo position) er
 			return ctx.Err()
 		}
 	}
+}
+
+// giveUp ends reading a segment at a corrupt record: the samples queued
+// from the records before it are still sent, then err is returned.
+func (sh *shipper) giveUp(ctx context.Context, boundary position, err error) error {
+	if ferr := sh.flush(ctx, boundary); ferr != nil {
+		return ferr
+	}
+	return err
 }
 
 // withExternal adds the external labels a series does not have.
