@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -536,14 +537,24 @@ func steady(ctx context.Context, f *flags, rep *agentReport, ag *agentProc, srv 
 		logf("tail: %v", err)
 	}
 	logf("latency over %d of %d lines: p50 %s p99 %s max %s", rep.Seen, rep.Steady.Written, ms(rep.P50), ms(rep.P99), ms(rep.Max))
+	fol.mu.Lock()
+	ing := slices.Clone(fol.ing)
+	fol.mu.Unlock()
+	if len(ing) > 0 {
+		slices.Sort(ing)
+		logf("of which write to ingested (agent and request): p50 %s p99 %s max %s", ms(percentile(ing, 0.50)), ms(percentile(ing, 0.99)), ms(ing[len(ing)-1]))
+	}
 	return nil
 }
 
 // follower reads the tail endpoint's NDJSON and records, for every event
 // with a write-time token, the time it arrived minus its write time.
 type follower struct {
-	mu      sync.Mutex
-	lat     []time.Duration
+	mu  sync.Mutex
+	lat []time.Duration
+	// ing is each event's ingestion time (the server's, ms) minus its
+	// write time: the agent's share of lat, plus the request.
+	ing     []time.Duration
 	readErr error
 	done    chan struct{}
 }
@@ -574,6 +585,9 @@ func follow(ctx context.Context, srv *serverProc, group string, from time.Time) 
 			if wt, ok := parseWriteTime(sc.Bytes()); ok {
 				fo.mu.Lock()
 				fo.lat = append(fo.lat, seen.Sub(time.Unix(0, wt)))
+				if it, ok := parseIngestionTime(sc.Bytes()); ok {
+					fo.ing = append(fo.ing, time.UnixMilli(it).Sub(time.Unix(0, wt)))
+				}
 				fo.mu.Unlock()
 			}
 		}
@@ -663,4 +677,19 @@ func agentMetricsSummary(m map[string]float64) string {
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, " ")
+}
+
+// parseIngestionTime finds a tail line's "ingestionTime" (ms).
+func parseIngestionTime(b []byte) (int64, bool) {
+	const key = `"ingestionTime":`
+	i := bytes.Index(b, []byte(key))
+	if i < 0 {
+		return 0, false
+	}
+	var n int64
+	j := i + len(key)
+	for ; j < len(b) && b[j] >= '0' && b[j] <= '9'; j++ {
+		n = n*10 + int64(b[j]-'0')
+	}
+	return n, j > i+len(key)
 }

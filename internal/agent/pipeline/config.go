@@ -155,6 +155,13 @@ type Filter struct {
 	DataplanePods []string
 }
 
+// inFlightPerSender sizes the buffer's MaxInFlight: items taken out of the
+// buffer wait behind their own stream's delivery only, so enough must be
+// out that every worker finds a stream that is not busy (a node has one
+// batch per busy stream per BatchWait, hundreds a second). The buffer's
+// memory budget counts them all the same.
+const inFlightPerSender = 8
+
 func (c *Config) setDefaults() {
 	d := DefaultRoutes()
 	r := &c.Routes
@@ -182,8 +189,8 @@ func (c *Config) setDefaults() {
 	if c.Senders <= 0 {
 		c.Senders = 16
 	}
-	if c.Buffer.MaxInFlight < (senderQueue+1)*c.Senders {
-		c.Buffer.MaxInFlight = (senderQueue + 1) * c.Senders // each worker: one delivering, the rest queued
+	if c.Buffer.MaxInFlight < inFlightPerSender*c.Senders {
+		c.Buffer.MaxInFlight = inFlightPerSender * c.Senders
 	}
 	if c.PodWait <= 0 {
 		c.PodWait = 2 * time.Second

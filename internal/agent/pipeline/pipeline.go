@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -277,6 +276,8 @@ type batch struct {
 	hint int
 	// pos holds the highest record offset per file in this batch.
 	pos map[fileKey]position
+	// phase is the pushSlots phase in which the batch is pushed.
+	phase int
 }
 
 // firstBatchBytes is a batch payload's first allocation; it doubles from
@@ -323,8 +324,13 @@ type processor struct {
 // every parser and batch into the buffer.
 func (p *Pipeline) process(lines <-chan tail.Line, entries <-chan journal.Entry) {
 	pr := &processor{p: p, files: map[fileKey]*fileState{}, batches: map[batchKey]*batch{}}
-	tick := time.NewTicker(p.cfg.BatchWait)
+	// Batches are pushed in pushSlots phases spread over BatchWait, not all
+	// at once: a node's hundreds of streams otherwise hand the senders
+	// hundreds of requests in the same instant every BatchWait, which
+	// queue (latency) and fill the buffer's memory (backpressure).
+	tick := time.NewTicker(p.cfg.BatchWait / pushSlots)
 	defer tick.Stop()
+	ticks := 0
 	for lines != nil || entries != nil {
 		select {
 		case l, ok := <-lines:
@@ -346,6 +352,11 @@ func (p *Pipeline) process(lines <-chan tail.Line, entries <-chan journal.Entry)
 			}
 			pr.entry(&e)
 		case now := <-tick.C:
+			ticks++
+			pr.pushPhase(ticks % pushSlots)
+			if ticks%pushSlots != 0 {
+				continue
+			}
 			for k, f := range pr.files {
 				idle := now.Sub(f.last) > idleFileAfter
 				pr.release(k, f, idle || now.Sub(f.first) >= p.cfg.PodWait)
@@ -355,7 +366,7 @@ func (p *Pipeline) process(lines <-chan tail.Line, entries <-chan journal.Entry)
 					delete(pr.files, k)
 				}
 			}
-			pr.pushAll()
+			pr.pushJournal()
 		}
 	}
 	pr.pushAll()
@@ -411,7 +422,7 @@ func (pr *processor) entry(e *journal.Entry) {
 func (pr *processor) batch(bk batchKey) *batch {
 	b := pr.batches[bk]
 	if b == nil {
-		b = &batch{pos: map[fileKey]position{}}
+		b = &batch{pos: map[fileKey]position{}, phase: len(pr.batches) % pushSlots}
 		pr.batches[bk] = b
 	}
 	return b
@@ -515,6 +526,20 @@ func (pr *processor) emit(k fileKey, f *fileState, recs []cri.Record) {
 	}
 }
 
+// pushSlots is how many phases BatchWait is divided into; each stream's
+// batch is pushed in one of them (round robin as streams appear), so every
+// batch still collects for BatchWait.
+const pushSlots = 8
+
+// pushPhase pushes the container and host batches of one phase.
+func (pr *processor) pushPhase(phase int) {
+	for bk, b := range pr.batches {
+		if !bk.journal && b.phase == phase {
+			pr.push(bk, b, "")
+		}
+	}
+}
+
 func (pr *processor) pushAll() {
 	for bk, b := range pr.batches {
 		if !bk.journal {
@@ -583,29 +608,21 @@ func (pr *processor) push(bk batchKey, b *batch, cursor string) {
 	clear(b.pos)
 }
 
-// senderQueue is how many items wait for each sender: enough that one
-// busy sender rarely holds up the dispatch to the others.
-const senderQueue = 4
-
-// send runs Config.Senders delivery workers until ctx ends. Items are
-// dispatched by stream, so one stream's batches are delivered one at a
-// time and in push order: events of the same millisecond in two batches
-// keep their order, and a retry never lets a later batch overtake.
+// send runs Config.Senders delivery workers until ctx ends. One stream's
+// items are delivered one at a time and in push order (events of the same
+// millisecond in two batches keep their order, and a retry never lets a
+// later batch overtake), but any idle worker takes any other stream: an
+// item waits only behind its own stream, never behind a slow request of a
+// stream that happened to share its worker.
 func (p *Pipeline) send(ctx context.Context) {
-	queues := make([]chan buffer.Item, p.cfg.Senders)
+	d := &dispatch{busy: map[string][]sendItem{}}
+	work := make(chan sendItem) // unbuffered: handed to an idle worker
 	var wg sync.WaitGroup
-	for i := range queues {
-		queues[i] = make(chan buffer.Item, senderQueue)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p.sendWorker(ctx, queues[i])
-		}()
+	for range p.cfg.Senders {
+		wg.Go(func() { p.sendWorker(ctx, work, d) })
 	}
 	defer func() {
-		for _, q := range queues {
-			close(q)
-		}
+		close(work)
 		wg.Wait()
 	}()
 	for {
@@ -619,28 +636,78 @@ func (p *Pipeline) send(ctx context.Context) {
 			_ = p.buf.Ack(item.ID)
 			continue
 		}
-		h := fnv.New32a()
-		h.Write([]byte(group))
-		h.Write([]byte{0})
-		h.Write([]byte(stream))
+		it := sendItem{Item: item, key: group + "\x00" + stream}
+		if d.queue(it) {
+			continue // its stream's worker delivers it next
+		}
 		select {
-		case queues[h.Sum32()%uint32(len(queues))] <- item:
+		case work <- it:
 		case <-ctx.Done():
-			p.nack(item.ID)
+			// No worker will take this stream: hand back the item and
+			// whatever queued behind it.
+			for ok := true; ok; it, ok = d.next(it.key) {
+				p.nack(it.ID)
+			}
 			return
 		}
 	}
 }
 
-// sendWorker delivers the items of its streams in order, retrying each
-// until it is acknowledged or ctx ends (then it is handed back).
-func (p *Pipeline) sendWorker(ctx context.Context, items <-chan buffer.Item) {
+// sendItem is a buffer item with its stream's key (group NUL stream).
+type sendItem struct {
+	buffer.Item
+	key string
+}
+
+// dispatch tracks the streams being delivered and the items waiting
+// behind each. The buffer's MaxInFlight bounds how many items it holds.
+type dispatch struct {
+	mu sync.Mutex
+	// busy has a key for every stream a worker is delivering (or about to);
+	// its value is the stream's next items, in push order.
+	busy map[string][]sendItem
+}
+
+// queue appends item behind its stream's delivery and reports true, or
+// marks the stream busy and reports false (the caller hands it to a worker).
+func (d *dispatch) queue(item sendItem) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if q, ok := d.busy[item.key]; ok {
+		d.busy[item.key] = append(q, item)
+		return true
+	}
+	d.busy[item.key] = nil
+	return false
+}
+
+// next returns the stream's next waiting item, or marks the stream idle.
+func (d *dispatch) next(key string) (sendItem, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	q := d.busy[key]
+	if len(q) == 0 {
+		delete(d.busy, key)
+		return sendItem{}, false
+	}
+	item := q[0]
+	q[0] = sendItem{}
+	d.busy[key] = q[1:]
+	return item, true
+}
+
+// sendWorker delivers each item it is handed, then the items that queued
+// behind it on the same stream, retrying each until it is acknowledged or
+// ctx ends (then it is handed back).
+func (p *Pipeline) sendWorker(ctx context.Context, items <-chan sendItem, d *dispatch) {
 	for item := range items {
-		if ctx.Err() != nil {
-			p.nack(item.ID)
-			continue
+		for ok := true; ok; item, ok = d.next(item.key) {
+			if ctx.Err() != nil {
+				p.nack(item.ID)
+				continue
+			}
+			p.deliver(ctx, item.Item)
 		}
-		p.deliver(ctx, item)
 	}
 }
 
