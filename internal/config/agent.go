@@ -33,7 +33,7 @@ type Agent struct {
 	// MemoryLimit is the Go runtime's soft memory limit for `kinsight
 	// agent` (GOMEMLIMIT, when set, wins): the garbage collector works
 	// harder near it and returns memory to the system. 0 turns it off.
-	// Default: 64MiB.
+	// Default: 48MiB.
 	MemoryLimit ByteSize `yaml:"memory_limit"`
 	// DataDir holds the checkpoints and the disk buffer. Default: empty,
 	// meaning ./kinsight-agent for `kinsight agent` and <server.data_dir>/agent
@@ -218,7 +218,7 @@ func DefaultAgent() Agent {
 			DataplaneGroup:    "/aws/containerinsights/{cluster}/dataplane",
 			DataplaneStream:   "{host}.{file}",
 		},
-		MemoryLimit: 64 << 20,
+		MemoryLimit: 48 << 20,
 		Buffer:      AgentBuffer{MemoryBytes: 8 << 20, DiskBytes: 1 << 30},
 		Output:      AgentOutput{Compression: "auto", Type: "cloudwatch"},
 	}
