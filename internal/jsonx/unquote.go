@@ -2,6 +2,7 @@ package jsonx
 
 import (
 	"bytes"
+	"encoding/binary"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -19,10 +20,8 @@ func AppendUnquoted(dst, inner []byte) ([]byte, bool) {
 		if k < 0 {
 			k = len(inner)
 		}
-		for _, c := range inner[:k] {
-			if c < 0x20 || c == '"' {
-				return dst, false
-			}
+		if controlOrQuote(inner[:k]) {
+			return dst, false
 		}
 		dst = append(dst, inner[:k]...)
 		if k == len(inner) {
@@ -85,6 +84,25 @@ func StringEnd(b []byte) int {
 		}
 	}
 	return -1
+}
+
+// controlOrQuote reports whether b holds a byte below 0x20 or a quote,
+// testing eight bytes at a time: log lines make long strings.
+func controlOrQuote(b []byte) bool {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		quote := w ^ (lsb * '"')
+		if ((w-lsb*0x20)&^w|(quote-lsb)&^quote)&msb != 0 {
+			return true
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] < 0x20 || b[i] == '"' {
+			return true
+		}
+	}
+	return false
 }
 
 // hex4 reads the four hex digits of a \u escape.

@@ -75,3 +75,29 @@ func TestStringEnd(t *testing.T) {
 		}
 	}
 }
+
+func TestControlOrQuote(t *testing.T) {
+	base := []byte("abcdefghijklmnopqrstuvwxyz é 0123456789")
+	if controlOrQuote(base) {
+		t.Fatalf("plain text reported")
+	}
+	for i := range base {
+		for _, c := range []byte{0, 0x1f, '"'} {
+			b := append([]byte(nil), base...)
+			b[i] = c
+			if !controlOrQuote(b) {
+				t.Errorf("byte %#x at %d not found", c, i)
+			}
+		}
+	}
+}
+
+func BenchmarkAppendUnquoted(b *testing.B) {
+	inner := []byte(`{\"level\":\"info\",\"msg\":\"Receiving block blk_-1608999687919862906 src: /10.250.19.102:54106 dest: /10.250.19.102:50010\",\"latency_ms\":12}`)
+	b.SetBytes(int64(len(inner)))
+	b.ReportAllocs()
+	dst := make([]byte, 0, len(inner))
+	for b.Loop() {
+		dst, _ = AppendUnquoted(dst[:0], inner)
+	}
+}
