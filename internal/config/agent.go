@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -82,6 +83,9 @@ type Agent struct {
 	Buffer AgentBuffer `yaml:"buffer"`
 	// Output is the CloudWatch Logs endpoint (a kinsight server or AWS).
 	Output AgentOutput `yaml:"output"`
+	// Metrics is the agent's metric side: node, pod and cluster metrics,
+	// Prometheus scraping, and remote_write shipping (docs/metrics.md).
+	Metrics AgentMetrics `yaml:"metrics"`
 }
 
 // AgentRoutes are templates: {cluster} and {host} are replaced everywhere,
@@ -221,6 +225,7 @@ func DefaultAgent() Agent {
 		MemoryLimit: 48 << 20,
 		Buffer:      AgentBuffer{MemoryBytes: 8 << 20, DiskBytes: 1 << 30},
 		Output:      AgentOutput{Compression: "auto", Type: "cloudwatch"},
+		Metrics:     DefaultAgentMetrics(),
 	}
 }
 
@@ -323,6 +328,7 @@ func (a *Agent) Validate(key string) error {
 	default:
 		bad("output.compression must be auto, gzip, zstd or none (got %q)", o.Compression)
 	}
+	errs = append(errs, a.Metrics.validate(key+".metrics"))
 	return errors.Join(errs...)
 }
 
@@ -335,6 +341,259 @@ func (o AgentOutput) Secret() (string, error) {
 	b, err := os.ReadFile(o.SecretAccessKeyFile)
 	if err != nil {
 		return "", fmt.Errorf("agent.output.secret_access_key_file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// AgentMetrics configures the agent's metric side (docs/metrics.md): what
+// it collects, how often, and where the WAL-backed remote_write queue
+// ships it. The schema is shared with the benchmark (test/bench).
+type AgentMetrics struct {
+	// Enabled turns the whole metric side on; false is a logs-only agent.
+	// Default: true.
+	Enabled bool `yaml:"enabled"`
+	// Interval is how often node, pod and cluster metrics are collected;
+	// 10s to 60s. Default: 30s (the CloudWatch agent's is 60s).
+	Interval Duration `yaml:"interval"`
+	// WALDir holds the metric WAL and the remote_write positions.
+	// Default: empty, meaning <data_dir>/metrics.
+	WALDir string `yaml:"wal_dir"`
+	// Node are the node's own metrics under node-exporter's names.
+	Node AgentNodeMetrics `yaml:"node"`
+	// Pods are pod and container metrics and the Container Insights set.
+	Pods AgentPodMetrics `yaml:"pods"`
+	// Cluster are the cluster counts of the one agent holding a Lease.
+	Cluster AgentClusterMetrics `yaml:"cluster"`
+	// Scrape is Prometheus scraping of the node's pods.
+	Scrape AgentScrape `yaml:"scrape"`
+	// RemoteWrite are the destinations. Default: empty, meaning one,
+	// <output.endpoint>/api/v1/write signed (SigV4) with output's keys,
+	// when output ships to a kinsight server (type cloudwatch with an
+	// endpoint); with no endpoint (AWS) or another output type nothing can
+	// be derived and the metric side stays off, saying so in the log.
+	RemoteWrite []AgentRemoteWrite `yaml:"remote_write"`
+}
+
+// AgentNodeMetrics configures node metrics (package nodemetrics).
+type AgentNodeMetrics struct {
+	// Enabled turns node metrics on. Default: true.
+	Enabled bool `yaml:"enabled"`
+	// ProcPath, SysPath and RootPath are where the host's /proc, /sys and
+	// / are mounted (node-exporter's --path.procfs, --path.sysfs,
+	// --path.rootfs). Defaults: /proc, /sys, /; the DaemonSet sets
+	// /host/proc, /host/sys, /host/root.
+	ProcPath string `yaml:"proc_path"`
+	SysPath  string `yaml:"sys_path"`
+	RootPath string `yaml:"root_path"`
+}
+
+// AgentPodMetrics configures pod and container metrics (package
+// podmetrics).
+type AgentPodMetrics struct {
+	// Source is auto, kubelet, cgroup or off. auto is kubelet when
+	// kubernetes metadata is on, else cgroup. Default: auto.
+	Source string `yaml:"source"`
+	// KubeletURL is the kubelet's base URL. Default: empty, meaning
+	// https://$NODE_IP:10250 when NODE_IP is set, else
+	// https://<node name>:10250.
+	KubeletURL string `yaml:"kubelet_url"`
+	// KubeletCAFile verifies the kubelet's serving certificate. Default:
+	// empty, meaning the service account's CA
+	// (/var/run/secrets/kubernetes.io/serviceaccount/ca.crt).
+	KubeletCAFile string `yaml:"kubelet_ca_file"`
+	// KubeletInsecureSkipVerify does not verify the kubelet's certificate
+	// (kubelets with self-signed serving certificates). Default: false.
+	KubeletInsecureSkipVerify bool `yaml:"kubelet_insecure_skip_verify"`
+	// TokenFile is the bearer token sent to the kubelet. Default: empty,
+	// meaning /var/run/secrets/kubernetes.io/serviceaccount/token.
+	TokenFile string `yaml:"token_file"`
+	// CgroupRoot is the cgroup mount read by the cgroup source.
+	// Default: /sys/fs/cgroup.
+	CgroupRoot string `yaml:"cgroup_root"`
+}
+
+// AgentClusterMetrics configures the elected cluster collector (package
+// clustermetrics).
+type AgentClusterMetrics struct {
+	// Enabled is auto, true or false; auto is on when kubernetes metadata
+	// is on. Default: auto.
+	Enabled string `yaml:"enabled"`
+	// LeaseNamespace holds the Lease. Default: empty, meaning
+	// $POD_NAMESPACE, else kube-system.
+	LeaseNamespace string `yaml:"lease_namespace"`
+	// LeaseName names the Lease. Default: empty, meaning
+	// kinsight-cluster-metrics (clustermetrics.DefaultLeaseName).
+	LeaseName string `yaml:"lease_name"`
+	// Identity is this agent's name in the Lease. Default: empty, meaning
+	// $POD_NAME, else the node name.
+	Identity string `yaml:"identity"`
+}
+
+// AgentScrape configures Prometheus scraping (package scrape).
+type AgentScrape struct {
+	// Enabled is auto, true or false; auto is on when kubernetes metadata
+	// is on (discovery needs the API server). Default: auto.
+	Enabled string `yaml:"enabled"`
+	// Interval and Timeout apply where a monitor or annotation sets none;
+	// timeout must not exceed interval. Defaults: 30s and 10s.
+	Interval Duration `yaml:"interval"`
+	Timeout  Duration `yaml:"timeout"`
+	// SampleLimit caps the samples of one scrape (a monitor may lower
+	// it); a scrape over it is rejected. Default: 50000.
+	SampleLimit int `yaml:"sample_limit"`
+}
+
+// AgentRemoteWrite is one remote_write destination. At most one of sigv4,
+// basic_auth and bearer_token(_file) may be set.
+type AgentRemoteWrite struct {
+	// URL is the remote write URL (http:// or https://).
+	URL string `yaml:"url"`
+	// SigV4 signs requests as Amazon Managed Prometheus (and kinsight
+	// server) expect.
+	SigV4 *AgentSigV4 `yaml:"sigv4"`
+	// BasicAuth is HTTP basic authentication.
+	BasicAuth *AgentBasicAuth `yaml:"basic_auth"`
+	// BearerToken, or the file holding it (re-read at start only), is sent
+	// as Authorization: Bearer.
+	BearerToken     string `yaml:"bearer_token"`
+	BearerTokenFile string `yaml:"bearer_token_file"`
+	// Headers are added to every request.
+	Headers map[string]string `yaml:"headers"`
+}
+
+// AgentSigV4 signs with a static key pair, or with the AWS credential
+// chain when both keys are empty. (Prometheus's role_arn is not
+// supported: the sender has no role assumption.)
+type AgentSigV4 struct {
+	// Region is signed into requests. Default: empty, meaning us-east-1.
+	Region    string `yaml:"region"`
+	AccessKey string `yaml:"access_key"`
+	SecretKey string `yaml:"secret_key"`
+}
+
+// AgentBasicAuth is HTTP basic authentication; set password or
+// password_file.
+type AgentBasicAuth struct {
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// DefaultAgentMetrics returns the metrics section's defaults.
+func DefaultAgentMetrics() AgentMetrics {
+	return AgentMetrics{
+		Enabled:  true,
+		Interval: Duration(30 * time.Second),
+		Node:     AgentNodeMetrics{Enabled: true, ProcPath: "/proc", SysPath: "/sys", RootPath: "/"},
+		Pods:     AgentPodMetrics{Source: "auto", CgroupRoot: "/sys/fs/cgroup"},
+		Cluster:  AgentClusterMetrics{Enabled: "auto"},
+		Scrape: AgentScrape{
+			Enabled: "auto", Interval: Duration(30 * time.Second), Timeout: Duration(10 * time.Second),
+			SampleLimit: 50000,
+		},
+	}
+}
+
+// validate checks the metrics section; key is its YAML path. The section
+// is checked even when disabled, so turning it on later cannot surprise.
+func (m *AgentMetrics) validate(key string) error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(key+"."+format, args...))
+	}
+	if iv := time.Duration(m.Interval); iv < 10*time.Second || iv > time.Minute {
+		bad("interval must be between 10s and 60s (got %s)", iv)
+	}
+	for name, p := range map[string]string{
+		"node.proc_path": m.Node.ProcPath, "node.sys_path": m.Node.SysPath, "node.root_path": m.Node.RootPath,
+		"pods.cgroup_root": m.Pods.CgroupRoot,
+	} {
+		if !filepath.IsAbs(p) {
+			bad("%s must be an absolute path (got %q)", name, p)
+		}
+	}
+	switch m.Pods.Source {
+	case "auto", "kubelet", "cgroup", "off":
+	default:
+		bad("pods.source must be auto, kubelet, cgroup or off (got %q)", m.Pods.Source)
+	}
+	if m.Pods.KubeletURL != "" && !httpURL(m.Pods.KubeletURL) {
+		bad("pods.kubelet_url must be an http:// or https:// URL (got %q)", m.Pods.KubeletURL)
+	}
+	if m.Pods.KubeletCAFile != "" && m.Pods.KubeletInsecureSkipVerify {
+		bad("pods.kubelet_ca_file and pods.kubelet_insecure_skip_verify: set one, not both")
+	}
+	for name, v := range map[string]string{"cluster.enabled": m.Cluster.Enabled, "scrape.enabled": m.Scrape.Enabled} {
+		switch v {
+		case "auto", "true", "false":
+		default:
+			bad("%s must be auto, true or false (got %q)", name, v)
+		}
+	}
+	si, st := time.Duration(m.Scrape.Interval), time.Duration(m.Scrape.Timeout)
+	if si < time.Second || si > 10*time.Minute {
+		bad("scrape.interval must be between 1s and 10m (got %s)", si)
+	}
+	if st <= 0 || st > si {
+		bad("scrape.timeout must be positive and at most scrape.interval (got %s)", st)
+	}
+	if m.Scrape.SampleLimit <= 0 {
+		bad("scrape.sample_limit must be positive (got %d)", m.Scrape.SampleLimit)
+	}
+	for i, rw := range m.RemoteWrite {
+		rk := fmt.Sprintf("remote_write[%d]", i)
+		if !httpURL(rw.URL) {
+			bad("%s.url must be an http:// or https:// URL (got %q)", rk, rw.URL)
+		}
+		n := 0
+		if rw.SigV4 != nil {
+			n++
+			if (rw.SigV4.AccessKey == "") != (rw.SigV4.SecretKey == "") {
+				bad("%s.sigv4.access_key and secret_key: set both or neither (neither uses the AWS credential chain)", rk)
+			}
+		}
+		if rw.BasicAuth != nil {
+			n++
+			if rw.BasicAuth.Username == "" {
+				bad("%s.basic_auth.username must not be empty", rk)
+			}
+			if rw.BasicAuth.Password != "" && rw.BasicAuth.PasswordFile != "" {
+				bad("%s.basic_auth.password and password_file: set one, not both", rk)
+			}
+		}
+		if rw.BearerToken != "" || rw.BearerTokenFile != "" {
+			n++
+			if rw.BearerToken != "" && rw.BearerTokenFile != "" {
+				bad("%s.bearer_token and bearer_token_file: set one, not both", rk)
+			}
+		}
+		if n > 1 {
+			bad("%s: set at most one of sigv4, basic_auth and bearer_token(_file)", rk)
+		}
+		for h := range rw.Headers {
+			if h == "" || strings.ContainsAny(h, " :\r\n") || http.CanonicalHeaderKey(h) == "Authorization" {
+				bad("%s.headers: %q is not a header name the sender may set", rk, h)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// httpURL reports whether s is an absolute http(s) URL with a host.
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// ReadSecret returns value, or the trimmed contents of file when file is
+// set; what is an error names key.
+func ReadSecret(key, value, file string) (string, error) {
+	if file == "" {
+		return value, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", key, err)
 	}
 	return strings.TrimSpace(string(b)), nil
 }

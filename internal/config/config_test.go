@@ -76,6 +76,7 @@ func TestFullFixtureDecodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := c.Server
+	m := c.Agent.Metrics
 	checks := []struct {
 		name      string
 		got, want any
@@ -157,6 +158,35 @@ func TestFullFixtureDecodes(t *testing.T) {
 		{"agent.dataplane.pods", strings.Join(c.Agent.Dataplane.Pods, ","), "aws-node"},
 		{"agent.routes.dataplane_group", c.Agent.Routes.DataplaneGroup, "/k8s/{cluster}/dataplane"},
 		{"agent.routes.dataplane_stream", c.Agent.Routes.DataplaneStream, "{host}-{file}"},
+		{"agent.metrics.enabled", m.Enabled, false},
+		{"agent.metrics.interval", m.Interval, Duration(15 * time.Second)},
+		{"agent.metrics.wal_dir", m.WALDir, "/var/lib/kinsight-agent/wal"},
+		{"agent.metrics.node.enabled", m.Node.Enabled, false},
+		{"agent.metrics.node.proc_path", m.Node.ProcPath, "/host/proc"},
+		{"agent.metrics.node.sys_path", m.Node.SysPath, "/host/sys"},
+		{"agent.metrics.node.root_path", m.Node.RootPath, "/host/root"},
+		{"agent.metrics.pods.source", m.Pods.Source, "kubelet"},
+		{"agent.metrics.pods.kubelet_url", m.Pods.KubeletURL, "https://10.0.0.1:10250"},
+		{"agent.metrics.pods.kubelet_ca_file", m.Pods.KubeletCAFile, "/etc/kubelet-ca.crt"},
+		{"agent.metrics.pods.token_file", m.Pods.TokenFile, "/etc/token"},
+		{"agent.metrics.pods.cgroup_root", m.Pods.CgroupRoot, "/host/sys/fs/cgroup"},
+		{"agent.metrics.cluster.enabled", m.Cluster.Enabled, "true"},
+		{"agent.metrics.cluster.lease_namespace", m.Cluster.LeaseNamespace, "monitoring"},
+		{"agent.metrics.cluster.lease_name", m.Cluster.LeaseName, "agents"},
+		{"agent.metrics.cluster.identity", m.Cluster.Identity, "agent-1"},
+		{"agent.metrics.scrape.enabled", m.Scrape.Enabled, "false"},
+		{"agent.metrics.scrape.interval", m.Scrape.Interval, Duration(20 * time.Second)},
+		{"agent.metrics.scrape.timeout", m.Scrape.Timeout, Duration(5 * time.Second)},
+		{"agent.metrics.scrape.sample_limit", m.Scrape.SampleLimit, 1000},
+		{"agent.metrics.remote_write", len(m.RemoteWrite), 3},
+		{"agent.metrics.remote_write[0].sigv4.region", m.RemoteWrite[0].SigV4.Region, "us-west-2"},
+		{"agent.metrics.remote_write[0].sigv4.access_key", m.RemoteWrite[0].SigV4.AccessKey, "AKIAMETRICS"},
+		{"agent.metrics.remote_write[0].sigv4.secret_key", m.RemoteWrite[0].SigV4.SecretKey, "metrics-secret"},
+		{"agent.metrics.remote_write[1].basic_auth.username", m.RemoteWrite[1].BasicAuth.Username, "agent"},
+		{"agent.metrics.remote_write[1].basic_auth.password_file", m.RemoteWrite[1].BasicAuth.PasswordFile, "/etc/prom-password"},
+		{"agent.metrics.remote_write[1].headers", m.RemoteWrite[1].Headers["X-Scope-OrgID"], "team-a"},
+		{"agent.metrics.remote_write[2].url", m.RemoteWrite[2].URL, "http://mimir/api/v1/push"},
+		{"agent.metrics.remote_write[2].bearer_token_file", m.RemoteWrite[2].BearerTokenFile, "/etc/mimir-token"},
 		{"log.level", c.Log.Level, "debug"},
 		{"log.format", c.Log.Format, "json"},
 	}
