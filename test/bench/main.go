@@ -11,6 +11,7 @@
 //	go run ./test/bench query --work DIR
 //	go run ./test/bench agent [--lines 1000000 --pods 200 --rate 10000 --steady 60s]
 //	go run ./test/bench insights [--work DIR [--reuse]] [--profile-dir DIR]
+//	go run ./test/bench agentmetrics [--duration 3m --pods 110 --interval 10s]
 //	go run ./test/bench metrics [--series 1000000 --query-series 100000 --hours 24 --targets kinsight,prometheus]
 //
 // See docs/benchmarks.md for results and method.
@@ -152,6 +153,9 @@ commands:
           kube-apiserver, then a steady 10,000 lines/s; CPU, RSS and write-to-queryable latency
   metrics  metric store (issue 5): kinsight vs Debian's prometheus and victoria-metrics, same
           remote-write load: ingestion rate, memory per series, bytes per sample, a 24 h query
+  agentmetrics  agent metrics (issue 6): the agent with and without node and 110 pods' metrics
+          every 10 s (kubelet stand-in, real kube-apiserver), same log load; added CPU and RSS,
+          beside node-exporter in the same window; checks the server got every pod's series
   insights  Logs Insights (issue 4): ingest the corpus with a "level" field, then time the
           issue's queries through StartQuery/GetQueryResults; server CPU per query, scan speed
 
@@ -168,6 +172,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	cmd := args[0]
+	if cmd == "agentmetrics" { // its own flags: --interval and --pods mean other things here
+		return cmdAgentMetrics(ctx, args[1:], "go run ./test/bench "+strings.Join(args, " "), stdout, stderr)
+	}
 	f, err := parseFlags(cmd, args[1:], stderr)
 	if err != nil {
 		return err
