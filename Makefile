@@ -68,6 +68,7 @@ bench: tools
 	$(GO) run ./test/bench agent
 	$(GO) run ./test/bench insights
 	$(GO) run ./test/bench metrics
+	$(GO) run ./test/bench agentmetrics
 
 # A real Kubernetes control plane for integration tests, built from its Go
 # modules (tools/go.mod): tools/bin/kube-apiserver (v1.35.3) and tools/bin/etcd
