@@ -1,40 +1,51 @@
 package cwlogs
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/kinsight/kinsight/internal/auth"
+	"github.com/kinsight/kinsight/internal/jsonx"
 	"github.com/kinsight/kinsight/internal/logstore"
 )
 
 // The follow endpoint, GET /kinsight/v1/logs/tail, streams the events of one
 // log group as NDJSON: first everything from startTime on, in (timestamp,
-// seq) order, then new events as they are stored.
+// seq) order, then new events as they are stored, in the order they were
+// stored.
 //
 // Events do not arrive in timestamp order: agents batch for seconds and
 // several agents write to one group, so an event stamped 3 s ago is often
-// stored after one stamped now. Following by position alone would skip it.
-// Instead each scan re-reads a window reaching TailLateWindow behind the
-// newest event sent and skips what it already sent (a set of positions,
-// pruned as the window moves). An event arriving later than that window is
-// not sent; docs/api.md says so. Late events are sent when they arrive, so
-// after catch-up the order is arrival order, not strictly timestamp order.
+// stored after one stamped now. Following by timestamp would skip it or
+// have to re-read a window of time. Instead the session follows the store's
+// commit sequence (logstore.Follow): at the start it takes the newest Seq
+// (FollowSeq), sends the stored events up to it with FilterEvents, then asks
+// the store's in-memory head for what was committed after its cursor each
+// time the store says something changed. Every event is sent once, however
+// late its timestamp, and a wake-up costs the commits since the last one.
+//
+// A session that falls behind a head flush (a slow client, a long catch-up)
+// reads the stretch it missed back from the parts with FilterEvents, limited
+// to the Seq range it missed, and then follows the head again: nothing is
+// skipped, that stretch only comes in timestamp order.
+//
+// Memory per session is one page (tailPageLimit events, maxPageBytes): the
+// session pulls from the store only as fast as the client takes its writes,
+// so a slow client slows its own session and holds nothing else up. A client
+// that accepts nothing for two heartbeat intervals (30 s by default) is cut:
+// the connection is closed and the CLI reconnects from where it was.
 const (
 	tailPageLimit = 1000
-	// tailMinInterval coalesces bursts of appends into one scan: a busy
-	// store closes Changed() thousands of times a second.
-	tailMinInterval = 200 * time.Millisecond
-	// tailSafetyPoll rescans even without a change notification, so a
+	// tailMinInterval coalesces bursts of appends into one follow step: a
+	// busy store closes Changed() hundreds of times a second, and one write
+	// and flush per step is the session's main cost.
+	tailMinInterval = 50 * time.Millisecond
+	// tailSafetyPoll follows even without a change notification, so a
 	// missed wake-up costs seconds, not the session.
 	tailSafetyPoll = 5 * time.Second
-	// tailMaxSeen bounds the dedup set; past it the late window collapses
-	// to the newest event for that scan.
-	tailMaxSeen = 200000
 )
 
 // ServeTail serves GET /kinsight/v1/logs/tail?logGroupName=G
@@ -67,13 +78,10 @@ type follower struct {
 	w      http.ResponseWriter
 	rc     *http.ResponseController
 	group  string
-	base   logstore.FilterQuery
-	start  int64 // startTime
-	floor  int64 // the window never moves back
-	newest int64 // newest timestamp sent
-	seen   map[logstore.Pos]struct{}
-	buf    bytes.Buffer
-	enc    *json.Encoder
+	base   logstore.FilterQuery // for reads from the parts
+	follow logstore.FollowQuery // After is the cursor
+	start  int64                // startTime
+	buf    []byte
 }
 
 // openTail authenticates and validates the request and, if all is well,
@@ -129,14 +137,18 @@ func (h *Handler) openTail(w http.ResponseWriter, r *http.Request) (*follower, e
 			Limit:        tailPageLimit,
 			MaxBytes:     maxPageBytes,
 		},
-		start:  startTime,
-		floor:  startTime,
-		newest: startTime,
-		seen:   make(map[logstore.Pos]struct{}),
+		follow: logstore.FollowQuery{
+			Streams:      names,
+			StreamPrefix: prefix,
+			Start:        startTime,
+			Filter:       filter,
+			Limit:        tailPageLimit,
+			MaxBytes:     maxPageBytes,
+		},
+		start: startTime,
 	}
-	f.enc = json.NewEncoder(&f.buf)
-	f.enc.SetEscapeHTML(false)
-	// A follow session outlives any server write timeout.
+	// A follow session outlives any server write timeout; send sets a
+	// deadline per write instead.
 	_ = f.rc.SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-cache")
@@ -149,19 +161,27 @@ func (h *Handler) openTail(w http.ResponseWriter, r *http.Request) (*follower, e
 }
 
 // run streams until ctx ends (client gone, server stopping) or a write or
-// read fails (for instance the group was deleted).
+// read fails (for instance the group was deleted, or the client stopped
+// reading).
 func (f *follower) run(ctx context.Context) error {
+	// Everything committed up to the cursor is visible to the reads that
+	// follow, and everything after it the follow steps send.
+	cursor := f.h.store.FollowSeq()
+	if _, err := f.sendStored(ctx, f.start, 0, cursor); err != nil {
+		return err
+	}
+	f.follow.After = cursor
 	heartbeat := time.NewTimer(f.h.heartbeat)
 	defer heartbeat.Stop()
 	poll := time.NewTicker(tailSafetyPoll)
 	defer poll.Stop()
-	var lastScan time.Time
+	var lastStep time.Time
 	for {
-		// Take the channel before scanning, so an append during the scan
+		// Take the channel before the step, so an append during the step
 		// wakes the next wait instead of being missed.
 		changed := f.h.store.Changed()
-		lastScan = time.Now()
-		wrote, err := f.scan(ctx)
+		lastStep = time.Now()
+		wrote, err := f.step(ctx)
 		if err != nil {
 			return err
 		}
@@ -173,17 +193,15 @@ func (f *follower) run(ctx context.Context) error {
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-heartbeat.C:
-				if _, err := f.w.Write([]byte("\n")); err != nil {
-					return err
-				}
-				if err := f.rc.Flush(); err != nil {
+				f.buf = append(f.buf[:0], '\n')
+				if err := f.send(); err != nil {
 					return err
 				}
 				heartbeat.Reset(f.h.heartbeat)
 			case <-poll.C:
 				waiting = false
 			case <-changed:
-				if d := tailMinInterval - time.Since(lastScan); d > 0 {
+				if d := tailMinInterval - time.Since(lastStep); d > 0 {
 					t := time.NewTimer(d)
 					select {
 					case <-ctx.Done():
@@ -198,50 +216,67 @@ func (f *follower) run(ctx context.Context) error {
 	}
 }
 
-// scan sends every not-yet-sent event of the current window.
-func (f *follower) scan(ctx context.Context) (wrote bool, err error) {
-	now := f.h.now().UnixMilli()
-	winStart := max(f.start, min(f.newest, now)-f.h.lateWin.Milliseconds(), f.floor)
-	if len(f.seen) > tailMaxSeen {
-		winStart = max(winStart, f.newest)
-	}
-	f.floor = winStart
-	for p := range f.seen {
-		if p.Timestamp < winStart {
-			delete(f.seen, p)
+// step sends every event committed after the cursor.
+func (f *follower) step(ctx context.Context) (wrote bool, err error) {
+	for {
+		res, err := f.h.store.Follow(ctx, f.group, f.follow)
+		if err != nil {
+			return wrote, err
+		}
+		if res.Behind {
+			// The head that held them was flushed: read the missed Seq
+			// range back from the parts.
+			f.h.log.Debug("cwlogs: tail fell behind a flush; reading the missed events from parts", "group", f.group, "after", f.follow.After, "through", res.MissedThrough)
+			w, err := f.sendStored(ctx, max(f.start, res.MissedFrom), f.follow.After, res.MissedThrough)
+			wrote = wrote || w
+			if err != nil {
+				return wrote, err
+			}
+			f.follow.After = res.MissedThrough
+			continue
+		}
+		f.buf = f.buf[:0]
+		for _, r := range res.Records {
+			f.buf = appendTailEvent(f.buf, r)
+		}
+		if len(f.buf) > 0 {
+			if err := f.send(); err != nil {
+				return wrote, err
+			}
+			wrote = true
+		}
+		f.follow.After = res.Next
+		if !res.More {
+			return wrote, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return wrote, err
 		}
 	}
+}
+
+// sendStored sends the stored events stamped at or after from whose Seq is
+// in (lo, hi], in (timestamp, seq) order, reading page by page with
+// FilterEvents.
+func (f *follower) sendStored(ctx context.Context, from int64, lo, hi uint64) (wrote bool, err error) {
 	var after *logstore.Pos
 	for {
 		q := f.base
-		q.Start = winStart
+		q.Start = from
 		q.After = after
 		q.Deadline = time.Now().Add(f.h.budget)
 		res, err := f.h.store.FilterEvents(ctx, f.group, q)
 		if err != nil {
 			return wrote, err
 		}
-		f.buf.Reset()
+		f.buf = f.buf[:0]
 		for _, r := range res.Records {
-			p := logstore.PosOf(r)
-			if _, ok := f.seen[p]; ok {
-				continue
+			if r.Seq > lo && r.Seq <= hi {
+				f.buf = appendTailEvent(f.buf, r)
 			}
-			f.seen[p] = struct{}{}
-			f.newest = max(f.newest, r.Timestamp)
-			_ = f.enc.Encode(filteredEvent{
-				LogStreamName: r.Stream,
-				Timestamp:     r.Timestamp,
-				Message:       r.Message,
-				IngestionTime: r.IngestionTime,
-				EventID:       eventID(r),
-			})
 		}
-		if f.buf.Len() > 0 {
-			if _, err := f.w.Write(f.buf.Bytes()); err != nil {
-				return wrote, err
-			}
-			if err := f.rc.Flush(); err != nil {
+		if len(f.buf) > 0 {
+			if err := f.send(); err != nil {
 				return wrote, err
 			}
 			wrote = true
@@ -255,4 +290,34 @@ func (f *follower) scan(ctx context.Context) (wrote bool, err error) {
 		next := res.Next
 		after = &next
 	}
+}
+
+// send writes and flushes f.buf. A client that takes nothing for two
+// heartbeat intervals is cut rather than holding the session (and the
+// store's memory it reads from) forever.
+func (f *follower) send() error {
+	_ = f.rc.SetWriteDeadline(time.Now().Add(2 * f.h.heartbeat))
+	if _, err := f.w.Write(f.buf); err != nil {
+		return fmt.Errorf("writing to the tail client: %w", err)
+	}
+	if err := f.rc.Flush(); err != nil {
+		return fmt.Errorf("flushing to the tail client: %w", err)
+	}
+	return nil
+}
+
+// appendTailEvent appends r as one NDJSON line in the FilteredLogEvent
+// shape, the bytes encoding/json would write (SetEscapeHTML(false)).
+func appendTailEvent(b []byte, r logstore.Record) []byte {
+	b = append(b, `{"logStreamName":`...)
+	b = jsonx.AppendString(b, r.Stream)
+	b = append(b, `,"timestamp":`...)
+	b = strconv.AppendInt(b, r.Timestamp, 10)
+	b = append(b, `,"message":`...)
+	b = jsonx.AppendString(b, r.Message)
+	b = append(b, `,"ingestionTime":`...)
+	b = strconv.AppendInt(b, r.IngestionTime, 10)
+	b = append(b, `,"eventId":`...)
+	b = jsonx.AppendString(b, eventID(r))
+	return append(b, '}', '\n')
 }

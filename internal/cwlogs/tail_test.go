@@ -2,13 +2,21 @@ package cwlogs
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +24,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/kinsight/kinsight/internal/config"
+	"github.com/kinsight/kinsight/internal/logstore"
 )
 
 // tailLine is one NDJSON line, or a heartbeat (empty line).
@@ -225,4 +234,220 @@ func TestTailErrors(t *testing.T) {
 	wantErr(t, get(config.RoleReader, url.Values{"logGroupName": {"g"}, "filterPattern": {"{ $.x = "}}), 400, errInvalidParameter)
 	wantErr(t, get(config.RoleReader, url.Values{"logGroupName": {"g"}, "startTime": {"yesterday"}}), 400, errInvalidParameter)
 	wantErr(t, get(config.RoleReader, url.Values{"logGroupName": {"g"}, "logStreamNames": {"s"}, "logStreamNamePrefix": {"s"}}), 400, errInvalidParameter)
+}
+
+// syncBuffer collects a handler's log lines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// collect reads events from lines until n arrived.
+func collect(t *testing.T, lines <-chan tailLine, n int, d time.Duration) []filteredEvent {
+	t.Helper()
+	var out []filteredEvent
+	for len(out) < n {
+		out = append(out, nextEvent(t, lines, d))
+	}
+	return out
+}
+
+// Events stamped long before the newest one sent are still sent, once, in
+// the order they were stored; only events before startTime are not.
+func TestTailLateEvents(t *testing.T) {
+	e := newEnv(t)
+	e.seed("g", "a")
+	e.seed("g", "b")
+	start := nowMs() - 120_000
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, lines := e.openTail(ctx, config.RoleReader, url.Values{"logGroupName": {"g"}, "startTime": {itoa(start)}})
+	now := nowMs()
+	e.mustOK("PutLogEvents", putIn("g", "a", ev(now, "now")))
+	e.mustOK("PutLogEvents", putIn("g", "b", ev(now-60_000, "a minute late"), ev(now-59_000, "59 s late")))
+	e.mustOK("PutLogEvents", putIn("g", "a", ev(start-1, "before startTime")))
+	e.mustOK("PutLogEvents", putIn("g", "a", ev(now-90_000, "90 s late")))
+	e.mustOK("PutLogEvents", putIn("g", "b", ev(now+1, "last")))
+	got := collect(t, lines, 5, 5*time.Second)
+	var msgs []string
+	for _, g := range got {
+		msgs = append(msgs, g.Message)
+	}
+	want := []string{"now", "a minute late", "59 s late", "90 s late", "last"}
+	if fmt.Sprint(msgs) != fmt.Sprint(want) {
+		t.Fatalf("got %q, want %q", msgs, want)
+	}
+}
+
+// Many streams written concurrently: every event arrives exactly once, and
+// each stream's events in the order they were written.
+func TestTailManyStreams(t *testing.T) {
+	e := newEnv(t)
+	const streams, puts, per = 40, 5, 20
+	for i := range streams {
+		e.seed("g", fmt.Sprintf("s-%02d", i))
+	}
+	e.seed("g", "not-followed")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, lines := e.openTail(ctx, config.RoleReader, url.Values{"logGroupName": {"g"}, "logStreamNamePrefix": {"s-"}, "startTime": {itoa(nowMs() - 60_000)}})
+	var wg sync.WaitGroup
+	for i := range streams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("s-%02d", i)
+			for p := range puts {
+				evs := make([]m, per)
+				for k := range evs {
+					evs[k] = m{"timestamp": nowMs() - int64(rand.IntN(20_000)), "message": fmt.Sprintf("%s %d", name, p*per+k)}
+				}
+				sort.Slice(evs, func(a, b int) bool { return evs[a]["timestamp"].(int64) < evs[b]["timestamp"].(int64) })
+				e.mustOK("PutLogEvents", m{"logGroupName": "g", "logStreamName": name, "logEvents": evs})
+				e.mustOK("PutLogEvents", putIn("g", "not-followed", ev(nowMs(), "no")))
+			}
+		}()
+	}
+	wg.Wait()
+	got := collect(t, lines, streams*puts*per, 10*time.Second)
+	seen := map[string]bool{}
+	perStream := map[string][]filteredEvent{}
+	for _, g := range got {
+		if seen[g.EventID] || g.LogStreamName == "not-followed" {
+			t.Fatalf("duplicate or unselected event %+v", g)
+		}
+		seen[g.EventID] = true
+		perStream[g.LogStreamName] = append(perStream[g.LogStreamName], g)
+	}
+	for name, evs := range perStream {
+		for i := 1; i < len(evs); i++ {
+			// Within one PutLogEvents the events are in timestamp order;
+			// across requests in the order stored.
+			if evs[i].IngestionTime < evs[i-1].IngestionTime {
+				t.Fatalf("%s: event %d stored before event %d arrived after it", name, i, i-1)
+			}
+		}
+	}
+	select {
+	case l := <-lines:
+		if !l.heartbeat {
+			t.Fatalf("extra event %+v", l.ev)
+		}
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// bigAppend stores n events of size bytes each in stream s, directly.
+func bigAppend(t *testing.T, e *env, stream string, first, n, size int) {
+	t.Helper()
+	evs := make([]logstore.InputEvent, n)
+	pad := strings.Repeat("p", size)
+	now := nowMs()
+	for i := range evs {
+		evs[i] = logstore.InputEvent{Timestamp: now, Message: fmt.Sprintf("%08d %s", first+i, pad)}
+	}
+	if _, err := e.store.Append(context.Background(), "g", stream, evs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A client that reads slowly makes its session fall behind a flush of the
+// store's head; the session reads the missed events back from the parts and
+// the client still gets every event exactly once.
+func TestTailSlowClientBehindAFlush(t *testing.T) {
+	var logs syncBuffer
+	e := newEnv(t, func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	e.seed("g", "s")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/kinsight/v1/logs/tail?logGroupName=g", nil)
+	sign(t, req, nil, keyFor(config.RoleReader))
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	// 48 MB while the client reads nothing: more than the sockets hold,
+	// so the session waits on its write with its cursor in the head.
+	const per, size, batches = 500, 2000, 48
+	for b := range batches {
+		bigAppend(t, e, "s", b*per, per, size)
+		if b == batches/2 {
+			if err := e.store.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := e.store.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	bigAppend(t, e, "s", batches*per, per, size)
+	br := bufio.NewReaderSize(resp.Body, 1<<20)
+	seen := make([]bool, (batches+1)*per)
+	for n := 0; n < len(seen); {
+		line, err := br.ReadBytes('\n')
+		if err != nil {
+			t.Fatalf("after %d events: %v", n, err)
+		}
+		if len(line) == 1 {
+			continue
+		}
+		var ev filteredEvent
+		if err := json.Unmarshal(line, &ev); err != nil {
+			t.Fatal(err)
+		}
+		i, _ := strconv.Atoi(ev.Message[:8])
+		if seen[i] {
+			t.Fatalf("event %d twice", i)
+		}
+		seen[i] = true
+		n++
+	}
+	if !strings.Contains(logs.String(), "fell behind a flush") {
+		t.Error("the session never fell behind a flush; the test did not test that")
+	}
+}
+
+// A client that stops reading is cut after two heartbeat intervals without
+// a write going through, rather than holding its session forever.
+func TestTailStalledClientIsCut(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.TailHeartbeat = 100 * time.Millisecond })
+	e.seed("g", "s")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/kinsight/v1/logs/tail?logGroupName=g", nil)
+	sign(t, req, nil, keyFor(config.RoleReader))
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	for b := range 48 {
+		bigAppend(t, e, "s", b*500, 500, 2000)
+	}
+	for i := 0; value(t, e.h.m.tailSessions) != 0; i++ {
+		if i > 1000 {
+			t.Fatal("a client that reads nothing still holds its session after 20 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// What the socket held arrives; then the stream ends.
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err == nil && n >= 48*500*2000 {
+		t.Fatalf("read %d bytes and a clean end: the client was not cut", n)
+	}
 }

@@ -24,6 +24,10 @@ type head struct {
 	saveMarks bool
 
 	chunk []byte // current arena chunk
+	// commits lists the Appends in commit order for followers, and minTs
+	// is their earliest timestamp (follow.go).
+	commits []commit
+	minTs   int64
 	// flushed is closed once the head's events are in parts.
 	flushed chan struct{}
 }
@@ -72,6 +76,7 @@ func (h *head) addIndexed(r *walRecord, idx []int) {
 		hs = &headStream{sorted: true}
 		h.streams[r.streamID] = hs
 	}
+	first := len(hs.events)
 	for i, e := range r.events {
 		j := i
 		if idx != nil {
@@ -84,6 +89,7 @@ func (h *head) addIndexed(r *walRecord, idx []int) {
 		hs.events = append(hs.events, ev)
 		h.bytes += int64(len(e.Message)) + headEventOverhead
 	}
+	h.logCommit(r.streamID, r.lsn, hs.events[first:len(hs.events):len(hs.events)])
 	h.events += int64(len(r.events))
 }
 

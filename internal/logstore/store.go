@@ -66,6 +66,7 @@ type Store struct {
 	partitions map[int32][]*part
 	changed    chan struct{}
 	closed     bool
+	follow     followState // flushed heads, for followers (follow.go)
 
 	// Owned by the committer goroutine.
 	wal     walWriter
@@ -855,6 +856,7 @@ func (s *Store) flushHead(h *head) error {
 	if s.frozen == h {
 		s.frozen = nil
 	}
+	s.noteEvicted(h)
 	s.stateMu.Unlock()
 	s.m.flushDuration.Observe(time.Since(start).Seconds())
 	s.log.Debug("flushed head", "events", h.events, "bytes", h.bytes, "parts", len(parts), "took", time.Since(start))

@@ -1,0 +1,265 @@
+package logstore
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+)
+
+func followFixture(t *testing.T, groups map[string][]string) (*Store, *clock) {
+	t.Helper()
+	c := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	s := mustOpen(t, t.TempDir(), testOptions(c))
+	t.Cleanup(func() { s.Close() })
+	for g, streams := range groups {
+		if _, err := s.CreateGroup(g, Group{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range streams {
+			if _, err := s.CreateStream(g, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return s, c
+}
+
+func mustAppend(t *testing.T, s *Store, group, stream string, evs ...InputEvent) {
+	t.Helper()
+	if _, err := s.Append(context.Background(), group, stream, evs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// followAll pages through Follow from *after, reading missed stretches
+// back with FilterEvents as the tail endpoint does, and advances *after.
+func followAll(t *testing.T, s *Store, group string, q FollowQuery, after *uint64, page int) (out []Record, behind int) {
+	t.Helper()
+	for {
+		q.After, q.Limit = *after, page
+		res, err := s.Follow(context.Background(), group, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Behind {
+			behind++
+			if res.MissedThrough <= *after {
+				t.Fatalf("behind without progress: after %d, missed through %d", *after, res.MissedThrough)
+			}
+			fq := FilterQuery{Streams: q.Streams, StreamPrefix: q.StreamPrefix, Filter: q.Filter, Start: max(q.Start, res.MissedFrom), Limit: page}
+			for {
+				fr, err := s.FilterEvents(context.Background(), group, fq)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range fr.Records {
+					if r.Seq > *after && r.Seq <= res.MissedThrough {
+						out = append(out, r)
+					}
+				}
+				if !fr.More {
+					break
+				}
+				next := fr.Next
+				fq.After = &next
+			}
+			*after = res.MissedThrough
+			continue
+		}
+		if res.Next < *after {
+			t.Fatalf("cursor went back: %d -> %d", *after, res.Next)
+		}
+		out = append(out, res.Records...)
+		*after = res.Next
+		if !res.More {
+			return out, behind
+		}
+	}
+}
+
+func messages(recs []Record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = r.Message
+	}
+	return out
+}
+
+func wantMessages(t *testing.T, got []Record, want ...string) {
+	t.Helper()
+	g := messages(got)
+	if fmt.Sprint(g) != fmt.Sprint(want) {
+		t.Fatalf("got %q\nwant %q", g, want)
+	}
+}
+
+func TestFollowCommitOrderAndLateEvents(t *testing.T) {
+	s, c := followFixture(t, map[string][]string{"g": {"a", "b"}, "other": {"a"}})
+	now := c.now().UnixMilli()
+	mustAppend(t, s, "g", "a", InputEvent{now - 1000, "before"})
+	after := s.FollowSeq()
+	if got, _ := followAll(t, s, "g", FollowQuery{}, &after, 10); len(got) != 0 {
+		t.Fatalf("events committed before FollowSeq came back: %q", messages(got))
+	}
+	mustAppend(t, s, "g", "a", InputEvent{now, "a1"}, InputEvent{now + 1, "a2"})
+	mustAppend(t, s, "other", "a", InputEvent{now, "other group"})
+	mustAppend(t, s, "g", "b", InputEvent{now - 60_000, "late by a minute"})
+	mustAppend(t, s, "g", "a", InputEvent{now + 2, "a3"})
+	got, _ := followAll(t, s, "g", FollowQuery{}, &after, 10)
+	wantMessages(t, got, "a1", "a2", "late by a minute", "a3")
+	if got[2].Stream != "b" || got[0].Stream != "a" || got[2].IngestionTime != now {
+		t.Fatalf("records %+v", got)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Seq <= got[i-1].Seq {
+			t.Fatalf("seqs not increasing: %+v", got)
+		}
+	}
+	// Nothing new: nothing again, and the cursor stays.
+	before := after
+	if got, _ := followAll(t, s, "g", FollowQuery{}, &after, 10); len(got) != 0 || after != before {
+		t.Fatalf("second follow: %q, cursor %d -> %d", messages(got), before, after)
+	}
+	if _, err := s.Follow(context.Background(), "missing", FollowQuery{After: 0}); err != ErrGroupNotFound {
+		t.Fatalf("missing group: %v", err)
+	}
+}
+
+func TestFollowSelectionFilterStartAndPages(t *testing.T) {
+	s, c := followFixture(t, map[string][]string{"g": {"web-1", "web-2", "db-1"}})
+	now := c.now().UnixMilli()
+	after := s.FollowSeq()
+	var evs []InputEvent
+	for i := range 25 {
+		msg := "ok"
+		if i%5 == 0 {
+			msg = "ERROR"
+		}
+		evs = append(evs, InputEvent{now + int64(i), fmt.Sprintf("%s %d", msg, i)})
+	}
+	mustAppend(t, s, "g", "web-1", evs...)
+	mustAppend(t, s, "g", "db-1", InputEvent{now, "db ERROR"})
+	mustAppend(t, s, "g", "web-2", InputEvent{now - 5000, "ERROR too old"}, InputEvent{now, "ERROR web-2"})
+	if _, err := s.CreateStream("g", "web-3"); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, "g", "web-3", InputEvent{now, "ERROR new stream"})
+
+	for _, page := range []int{1, 2, 1000} {
+		a := after
+		got, _ := followAll(t, s, "g", FollowQuery{StreamPrefix: "web", Filter: tokenFilter("ERROR"), Start: now - 1000}, &a, page)
+		wantMessages(t, got, "ERROR 0", "ERROR 5", "ERROR 10", "ERROR 15", "ERROR 20", "ERROR web-2", "ERROR new stream")
+		a = after
+		got, _ = followAll(t, s, "g", FollowQuery{Streams: []string{"db-1", "web-2"}}, &a, page)
+		wantMessages(t, got, "db ERROR", "ERROR too old", "ERROR web-2")
+		a = after
+		got, _ = followAll(t, s, "g", FollowQuery{}, &a, page)
+		if len(got) != 29 {
+			t.Fatalf("page %d: %d events, want 29", page, len(got))
+		}
+	}
+	// A deleted stream's events are not followed any more.
+	if err := s.DeleteStream("g", "db-1"); err != nil {
+		t.Fatal(err)
+	}
+	a := after
+	got, _ := followAll(t, s, "g", FollowQuery{Filter: tokenFilter("db")}, &a, 10)
+	wantMessages(t, got)
+}
+
+// A follower whose next events were flushed to parts is told it is behind
+// and reads them back; with the events that came after, it sees every
+// event once.
+func TestFollowBehindAFlush(t *testing.T) {
+	s, c := followFixture(t, map[string][]string{"g": {"a", "b"}, "other": {"x"}})
+	now := c.now().UnixMilli()
+	after := s.FollowSeq()
+	var want []string
+	n := 0
+	put := func(stream string, ts int64) {
+		msg := fmt.Sprintf("%s-%d", stream, n)
+		n++
+		mustAppend(t, s, "g", stream, InputEvent{ts, msg})
+		want = append(want, msg)
+	}
+	put("a", now)
+	put("b", now-30_000) // late, in the flushed stretch
+	mustAppend(t, s, "other", "x", InputEvent{now, "other"})
+	put("a", now+1)
+
+	first := after
+	res, err := s.Follow(context.Background(), "g", FollowQuery{After: after, Limit: 1})
+	if err != nil || len(res.Records) != 1 || !res.More {
+		t.Fatalf("first page: %+v %v", res, err)
+	}
+	after = res.Next // the follower stops in the middle of the head
+	got := res.Records
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	res, err = s.Follow(context.Background(), "g", FollowQuery{After: after})
+	if err != nil || !res.Behind || len(res.Records) != 0 || res.MissedFrom != now-30_000 {
+		t.Fatalf("after the flush: %+v %v", res, err)
+	}
+	put("b", now+2)
+	put("a", now-20_000)
+	more, behind := followAll(t, s, "g", FollowQuery{}, &after, 1000)
+	if behind != 1 {
+		t.Fatalf("behind %d times, want 1", behind)
+	}
+	got = append(got, more...)
+	// The flushed stretch comes in timestamp order, the rest in commit order.
+	wantMessages(t, got, "a-0", "b-1", "a-2", "b-3", "a-4")
+
+	// Two flushes behind, and an unknown eviction history: still complete.
+	for range 20 {
+		put("a", now+3)
+		if err := s.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := first
+	all, _ := followAll(t, s, "g", FollowQuery{}, &a, 7)
+	if len(all) != len(want) {
+		t.Fatalf("from the start after %d flushes: %d events, want %d", 20, len(all), len(want))
+	}
+	seen := map[Pos]bool{}
+	for _, r := range all {
+		if seen[PosOf(r)] {
+			t.Fatalf("duplicate %+v", r)
+		}
+		seen[PosOf(r)] = true
+	}
+	res, err = s.Follow(context.Background(), "g", FollowQuery{After: first})
+	if err != nil || !res.Behind || res.MissedFrom != math.MinInt64 {
+		t.Fatalf("beyond the eviction history: %+v %v", res, err)
+	}
+}
+
+// FollowSeq after a restart continues the sequence, and the replayed head
+// is followed like any other.
+func TestFollowAfterReopen(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	dir := t.TempDir()
+	s := mustOpen(t, dir, testOptions(c))
+	s.CreateGroup("g", Group{})
+	s.CreateStream("g", "a")
+	now := c.now().UnixMilli()
+	mustAppend(t, s, "g", "a", InputEvent{now, "one"})
+	before := s.FollowSeq()
+	s.crash()
+	s = mustOpen(t, dir, testOptions(c))
+	defer s.Close()
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	after := s.FollowSeq()
+	if after < before {
+		t.Fatalf("FollowSeq went back over a restart: %d -> %d", before, after)
+	}
+	mustAppend(t, s, "g", "a", InputEvent{now, "two"})
+	got, _ := followAll(t, s, "g", FollowQuery{}, &after, 10)
+	wantMessages(t, got, "two")
+}
