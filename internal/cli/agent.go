@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,7 @@ import (
 	"github.com/kinsight/kinsight/internal/agent/output/stream"
 	"github.com/kinsight/kinsight/internal/agent/pipeline"
 	"github.com/kinsight/kinsight/internal/config"
+	"github.com/kinsight/kinsight/internal/metricstore/agentmetrics"
 )
 
 // newAgentCmd is `kinsight agent`: the node agent alone, shipping this
@@ -106,10 +108,12 @@ func serveAgentHTTP(addr string, withPprof bool, reg *prometheus.Registry, log *
 	}, nil
 }
 
-// agent is a pipeline with the pod watcher and the output it may own.
+// agent is a pipeline with the pod watcher and the output it may own,
+// and the metric side when it is on.
 type agent struct {
 	p       *pipeline.Pipeline
 	watcher *kube.Watcher
+	metrics *agentmetrics.Runner
 	closers []func() error
 }
 
@@ -119,22 +123,37 @@ func (a *agent) close() {
 	}
 }
 
-// run runs the pod watcher (if any) and the pipeline until ctx ends; the
-// pipeline then drains for a few seconds and saves its checkpoints.
+// run runs the pod watcher (if any), the metric side (if on) and the
+// pipeline until ctx ends; the pipeline then drains for a few seconds and
+// saves its checkpoints, and the metric side closes its WAL. The two
+// sides share nothing but the process: the metric side appends to its
+// own WAL and ships from it, so neither waits for the other.
 func (a *agent) run(ctx context.Context) error {
 	defer a.close()
+	// The metric side stops with ctx, or when the pipeline has failed.
+	mctx, stopMetrics := context.WithCancel(ctx)
+	defer stopMetrics()
+	merr := make(chan error, 1)
+	if a.metrics != nil {
+		go func() { merr <- a.metrics.Run(mctx) }()
+	} else {
+		merr <- nil
+	}
+	var err error
 	if a.watcher == nil {
-		return a.p.Run(ctx)
+		err = a.p.Run(ctx)
+	} else {
+		wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		werr := make(chan error, 1)
+		go func() { werr <- a.watcher.Run(wctx) }()
+		err = a.p.Run(ctx)
+		stop() // after the pipeline: its last records still look pods up
+		if e := <-werr; e != nil && !errors.Is(e, context.Canceled) {
+			err = errors.Join(err, e)
+		}
 	}
-	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	werr := make(chan error, 1)
-	go func() { werr <- a.watcher.Run(wctx) }()
-	err := a.p.Run(ctx)
-	stop() // after the pipeline: its last records still look pods up
-	if e := <-werr; e != nil && !errors.Is(e, context.Canceled) {
-		err = errors.Join(err, e)
-	}
-	return err
+	stopMetrics()
+	return errors.Join(err, <-merr)
 }
 
 // newAgent builds the agent of section a.
@@ -160,14 +179,9 @@ func newAgent(ctx context.Context, env *Env, a config.Agent, dataDir string, log
 		ag.closers = append(ag.closers, out.Close)
 		pcfg.Sender = out
 	}
-	if useKube(env, a.Kubernetes) {
-		node := a.Kubernetes.NodeName
-		if node == "" {
-			node = env.Getenv("NODE_NAME")
-		}
-		if node == "" {
-			node = pcfg.HostName
-		}
+	kubeOn := useKube(env, a.Kubernetes)
+	node := firstNonEmpty(a.Kubernetes.NodeName, env.Getenv("NODE_NAME"), pcfg.HostName)
+	if kubeOn {
 		w, err := kube.New(kube.Config{Kubeconfig: a.Kubernetes.Kubeconfig, NodeName: node},
 			log.With("component", "kube"), reg)
 		if err != nil {
@@ -183,6 +197,16 @@ func newAgent(ctx context.Context, env *Env, a config.Agent, dataDir string, log
 			return fail(fmt.Errorf("agent.dataplane: %w", err))
 		}
 		pcfg.Journal = j
+	}
+	mr, store, setup, err := newMetrics(env, a, dataDir, node, kubeOn, log, reg)
+	if err != nil {
+		return fail(err)
+	}
+	if mr != nil {
+		ag.metrics = mr
+		ag.closers = append(ag.closers, store.Close) // a no-op once Run has closed it
+		log.Info("kinsight agent metrics on", "sources", strings.Join(setup.sources, ","),
+			"remote_write", strings.Join(setup.endpoints, ","), "interval", time.Duration(a.Metrics.Interval))
 	}
 	p, err := pipeline.New(ctx, pcfg)
 	if err != nil {

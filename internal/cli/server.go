@@ -75,9 +75,10 @@ func runServer(cmd *cobra.Command, env *Env, cfg config.Config) error {
 // printBanner is what `kinsight up` prints once the server and the agent run.
 func printBanner(env *Env, cfg config.Config, addr, hostGroup, appGroup string) {
 	fmt.Fprintf(env.Stdout, `kinsight is running on http://%[1]s (data in %[2]s),
-with an agent shipping this machine's host logs to it. Try:
+with an agent shipping this machine's host logs and metrics to it. Try:
 
   kinsight logs tail %[3]s -f --endpoint http://%[1]s
+  kinsight metrics query 'node_load1' --endpoint http://%[1]s
 
 Container logs (when /var/log/containers exists) go to %[4]s.
 Send your own with the AWS CLI:

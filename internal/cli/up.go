@@ -69,6 +69,9 @@ func runUp(ctx context.Context, env *Env, cfg config.Config) error {
 	}
 	if _, err := os.Stat(filepath.Dir(a.ContainerLogs)); err != nil {
 		a.ContainerLogs = "" // not a Kubernetes node
+		if a.Metrics.Pods.Source == "auto" {
+			a.Metrics.Pods.Source = "off" // no pods' cgroups to read either
+		}
 	}
 	dataDir := a.DataDir
 	if dataDir == "" {

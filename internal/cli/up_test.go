@@ -3,7 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -104,6 +106,18 @@ func TestUpServesAndShipsHostLogs(t *testing.T) {
 	if len(got) != 1 || got[0] != "Nov 22 02:40:00 node kernel: hello" {
 		t.Fatalf("host log events = %q", got)
 	}
+	// The agent's node metrics reach the server's metric store by remote
+	// write over loopback: the banner's metrics query answers.
+	if want := "kinsight metrics query 'node_load1'"; !strings.Contains(out.String(), want) {
+		t.Errorf("banner lacks %q:\n%s", want, out.String())
+	}
+	var series []map[string]string
+	for deadline := time.Now().Add(30 * time.Second); len(series) == 0 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		series = queryLabels(t, base, "node_load1")
+	}
+	if len(series) != 1 || series[0]["instance"] != "node" || series[0]["job"] != "kinsight-agent" {
+		t.Fatalf("node_load1 series = %v, want one with instance=node, job=kinsight-agent:\n%s", series, errOut.String())
+	}
 	cancel()
 	select {
 	case code := <-done:
@@ -117,6 +131,32 @@ func TestUpServesAndShipsHostLogs(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "data", "agent", "checkpoints")); err != nil {
 		t.Errorf("agent checkpoints: %v", err)
 	}
+}
+
+// queryLabels runs an instant query on the server at base and returns the
+// label sets of its vector result (nil on any error).
+func queryLabels(t *testing.T, base, query string) []map[string]string {
+	t.Helper()
+	resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(query))
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&r) != nil {
+		return nil
+	}
+	var out []map[string]string
+	for _, s := range r.Data.Result {
+		out = append(out, s.Metric)
+	}
+	return out
 }
 
 func TestAgentRejectsBadConfig(t *testing.T) {
