@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,7 @@ type agentMetricsFlags struct {
 	profileDir                 string
 	loghub                     string
 	seed                       uint64
+	rounds                     int
 	keep, skipBaseline         bool
 }
 
@@ -63,6 +65,7 @@ func parseAgentMetricsFlags(args []string, stderr io.Writer) (*agentMetricsFlags
 	fs.StringVar(&f.profileDir, "profile-dir", "", "save run B's agent CPU profile (30 s of the window) and heap profile (after it) here")
 	fs.StringVar(&f.loghub, "loghub", DefaultCorpusOptions().LoghubDir, "directory of loghub *_2k.log samples (log line text)")
 	fs.Uint64Var(&f.seed, "seed", 1, "random seed of pod names, sizes and usage")
+	fs.IntVar(&f.rounds, "rounds", 1, "pairs of runs (A B A B …): on a busy machine more rounds average the noise out")
 	fs.BoolVar(&f.keep, "keep", false, "keep the temporary working directory")
 	fs.BoolVar(&f.skipBaseline, "skip-baseline", false, "run B only (no added figures; for profiling)")
 	if err := fs.Parse(args); err != nil {
@@ -71,8 +74,8 @@ func parseAgentMetricsFlags(args []string, stderr io.Writer) (*agentMetricsFlags
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	if f.duration < 10*time.Second || f.warmup < 0 || f.interval < time.Second || f.pods < 1 || f.linesPer < 1 || f.logRate < 0 {
-		return nil, errors.New("agentmetrics: --duration >= 10s, --warmup >= 0, --interval >= 1s, --pods >= 1, --lines >= 1, --log-rate >= 0")
+	if f.duration < 10*time.Second || f.warmup < 0 || f.interval < time.Second || f.pods < 1 || f.linesPer < 1 || f.logRate < 0 || f.rounds < 1 {
+		return nil, errors.New("agentmetrics: --duration >= 10s, --warmup >= 0, --interval >= 1s, --pods >= 1, --lines >= 1, --log-rate >= 0, --rounds >= 1")
 	}
 	return f, nil
 }
@@ -133,8 +136,10 @@ type agentMetricsReport struct {
 	GoVer    string
 	Interval time.Duration
 	KubeUp   time.Duration
-	A, B     *amRun
-	Exporter *amExporter
+	// A and B are the runs without and with metrics, one of each per
+	// round (A1 B1 A2 B2 …); Exporter is node-exporter in each B window.
+	A, B     []*amRun
+	Exporter []*amExporter
 	Check    amCheck
 	Profiles []string
 }
@@ -218,19 +223,27 @@ func cmdAgentMetrics(ctx context.Context, args []string, command string, stdout,
 
 	env := &amEnv{f: f, bin: bin, work: work, kubeconfig: kubeconfig, tokenFile: tokenFile, kubelet: kubelet,
 		srv: srv, pods: pods, views: views, loghub: loghub, logf: logf}
-	if !f.skipBaseline {
-		if rep.A, err = env.run(ctx, "A", false, nil); err != nil {
-			return err
-		}
-	}
 	ne, err := startNodeExporter(ctx, work)
 	if err != nil {
 		return err
 	}
 	defer ne.stop()
-	rep.Exporter = &amExporter{Version: toolVersion(nodeExporterBin, "--version"), Args: ne.cmd.Args[1:]}
-	if rep.B, err = env.run(ctx, "B", true, &amSide{ne: ne, res: rep.Exporter, profiles: &rep.Profiles}); err != nil {
-		return err
+	neVersion := toolVersion(nodeExporterBin, "--version")
+	for i := range f.rounds {
+		if !f.skipBaseline {
+			a, err := env.run(ctx, fmt.Sprintf("A%d", i+1), false, nil)
+			if err != nil {
+				return err
+			}
+			rep.A = append(rep.A, a)
+		}
+		ex := &amExporter{Version: neVersion, Args: ne.cmd.Args[1:]}
+		side := &amSide{ne: ne, res: ex, profiles: &rep.Profiles, profile: i == f.rounds-1}
+		b, err := env.run(ctx, fmt.Sprintf("B%d", i+1), true, side)
+		if err != nil {
+			return err
+		}
+		rep.B, rep.Exporter = append(rep.B, b), append(rep.Exporter, ex)
 	}
 	rep.Check = checkServer(ctx, srv, rep.Check, logf)
 	rep.Check.SummaryRequests, rep.Check.PodListRequests = kubelet.summaries.Load(), kubelet.podLists.Load()
@@ -267,6 +280,7 @@ type amSide struct {
 	ne       *benchProc
 	res      *amExporter
 	profiles *[]string
+	profile  bool // take the profiles in this run (the last B)
 }
 
 // agentMetricsConfig is the agent's configuration for one run: the agent
@@ -413,7 +427,7 @@ func (e *amEnv) run(ctx context.Context, label string, metrics bool, side *amSid
 		neCPU0, _ = procCPUSeconds(side.ne.pid())
 	}
 	var profWG sync.WaitGroup
-	if side != nil && f.profileDir != "" {
+	if side != nil && side.profile && f.profileDir != "" {
 		if err := os.MkdirAll(f.profileDir, 0o755); err != nil {
 			return nil, err
 		}
@@ -483,7 +497,7 @@ func (e *amEnv) run(ctx context.Context, label string, metrics bool, side *amSid
 	}
 	if side != nil {
 		side.res.Scrapes, side.res.Series, side.res.Bytes = scrapeN, lastSeries, lastBytes
-		if f.profileDir != "" {
+		if side.profile && f.profileDir != "" {
 			path := filepath.Join(f.profileDir, "agentmetrics-heap.pprof")
 			if err := fetchToFile(ctx, fmt.Sprintf("http://%s/debug/pprof/heap", ag.listen), path); err != nil {
 				e.logf("[%s] heap profile: %v", label, err)
@@ -645,22 +659,19 @@ func (r *agentMetricsReport) write(w io.Writer) {
 	if c.AddedKubeletRBAC {
 		fmt.Fprintf(w, "- deploy/kinsight-agent.yaml grants no get on nodes/stats and nodes/proxy, which a kubelet requires for /stats/summary and /pods: the harness added them\n")
 	}
-	for _, run := range []*amRun{r.A, r.B} {
-		if run == nil {
-			continue
-		}
-		fmt.Fprintf(w, "- Run %s (metrics %v): window %.0f s, %d log lines appended; other processes %.2f cores; load average %s → %s\n",
-			run.Label, run.Metrics, run.Window.Seconds(), run.LogLines, run.Others, run.Load[0], run.Load[1])
+	for _, run := range append(slices.Clone(r.A), r.B...) {
+		fmt.Fprintf(w, "- Run %s (metrics %v): window %.0f s, %d log lines appended; agent %.2f%% of a core (%.2f CPU-s), VmRSS mean %s max %s; other processes %.2f cores; load average %s → %s\n",
+			run.Label, run.Metrics, run.Window.Seconds(), run.LogLines, 100*run.cores(), run.CPU, kbMB(run.RSSMean), kbMB(run.RSSMax), run.Others, run.Load[0], run.Load[1])
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| figure | target | measured | result |")
 	fmt.Fprintln(w, "|---|---|---|---|")
-	b := r.B
-	if r.A != nil {
-		a := r.A
+	b := pool(r.B)
+	if len(r.A) > 0 {
+		a := pool(r.A)
 		added := b.cores() - a.cores()
-		fmt.Fprintf(w, "| added CPU (B − A) | < 2%% of one core | %.2f%% (A %.2f%% = %.2f CPU-s, B %.2f%% = %.2f CPU-s) | %s |\n",
-			100*added, 100*a.cores(), a.CPU, 100*b.cores(), b.CPU, verdict(added < targetAddedCPU))
+		fmt.Fprintf(w, "| added CPU (B − A) | < 2%% of one core | %.2f%% (A %.2f%%, B %.2f%%: %.2f and %.2f CPU-s over %.0f and %.0f s) | %s |\n",
+			100*added, 100*a.cores(), 100*b.cores(), a.CPU, b.CPU, a.Window.Seconds(), b.Window.Seconds(), verdict(added < targetAddedCPU))
 		addMean := float64(b.RSSMean-a.RSSMean) * 1024
 		addMax := float64(b.RSSMax-a.RSSMax) * 1024
 		fmt.Fprintf(w, "| added RSS, mean (B − A) | < 50 MB | %.1f MB (A %s, B %s) | %s |\n", addMean/1e6, kbMB(a.RSSMean), kbMB(b.RSSMean), verdict(addMean < targetAddedRSS))
@@ -669,8 +680,18 @@ func (r *agentMetricsReport) write(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "| agent with metrics (no baseline) | — | %.2f%% of a core, VmRSS mean %s max %s | — |\n", 100*b.cores(), kbMB(b.RSSMean), kbMB(b.RSSMax))
 	}
-	if e := r.Exporter; e != nil {
-		fmt.Fprintf(w, "| node-exporter, same window (node part only, scraped every %s) | reference | %.2f%% of one core (%.2f CPU-s), VmRSS mean %s max %s; %d scrapes of %d samples (%.0f KB) | — |\n",
+	if len(r.Exporter) > 0 {
+		var e amExporter
+		var sumKB int64
+		for _, x := range r.Exporter {
+			e.CPU += x.CPU
+			e.Scrapes += x.Scrapes
+			e.Series, e.Bytes = x.Series, x.Bytes
+			e.RSSMax = max(e.RSSMax, x.RSSMax)
+			sumKB += x.RSSMean
+		}
+		e.RSSMean = sumKB / int64(len(r.Exporter))
+		fmt.Fprintf(w, "| node-exporter, same windows (node part only, scraped every %s) | reference | %.2f%% of one core (%.2f CPU-s), VmRSS mean %s max %s; %d scrapes of %d samples (%.0f KB) | — |\n",
 			r.Interval, 100*e.CPU/b.Window.Seconds(), e.CPU, kbMB(e.RSSMean), kbMB(e.RSSMax), e.Scrapes, e.Series, float64(e.Bytes)/1e3)
 	}
 	fmt.Fprintf(w, "| server: pods with pod_cpu_utilization | %d | %d | %s |\n", c.WantPods, c.PodsWithCPU, verdict(c.PodsWithCPU == c.WantPods))
@@ -679,11 +700,28 @@ func (r *agentMetricsReport) write(w io.Writer) {
 	fmt.Fprintf(w, "| server: cluster_node_count, namespaces with namespace_number_of_running_pods | 1, ≥ 1 | %.0f, %d | %s |\n",
 		c.ClusterNodeCount, c.NamespacesWithPods, verdict(c.ClusterNodeCount == 1 && c.NamespacesWithPods >= 1))
 	fmt.Fprintf(w, "\nSeries on the server after run B: %d.\n", c.ServerSeries)
-	if b.Agent != nil {
+	if last := r.B[len(r.B)-1]; last.Agent != nil {
+		b := last
 		fmt.Fprintf(w, "Agent (B) Go heap in use %s, heap objects %.0f, GC cycles %.0f.\n",
 			mb(int64(b.Agent["go_memstats_heap_inuse_bytes"])), b.Agent["go_memstats_heap_objects"], b.Agent["go_gc_duration_seconds_count"])
 	}
 	for _, p := range r.Profiles {
 		fmt.Fprintf(w, "Profile: %s\n", p)
 	}
+}
+
+// pool sums runs' CPU and windows, averages their mean RSS and keeps the
+// largest maxima.
+func pool(runs []*amRun) *amRun {
+	out := &amRun{}
+	var sumKB int64
+	for _, r := range runs {
+		out.CPU += r.CPU
+		out.Window += r.Window
+		sumKB += r.RSSMean
+		out.RSSMax = max(out.RSSMax, r.RSSMax)
+		out.HWM = max(out.HWM, r.HWM)
+	}
+	out.RSSMean = sumKB / int64(max(1, len(runs)))
+	return out
 }
