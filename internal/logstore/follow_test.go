@@ -263,3 +263,70 @@ func TestFollowAfterReopen(t *testing.T) {
 	got, _ := followAll(t, s, "g", FollowQuery{}, &after, 10)
 	wantMessages(t, got, "two")
 }
+
+// Followers running while writers append and heads are flushed see every
+// event of their group exactly once.
+func TestFollowConcurrentWithFlushes(t *testing.T) {
+	s, c := followFixture(t, map[string][]string{"g": {"a", "b", "c"}, "other": {"a"}})
+	now := c.now().UnixMilli()
+	const writers, appends, per = 4, 60, 30
+	start := s.FollowSeq()
+	done := make(chan struct{})
+	var got []Record
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		after := start
+		for {
+			select {
+			case <-done:
+				recs, _ := followAll(t, s, "g", FollowQuery{}, &after, 50)
+				got = append(got, recs...)
+				return
+			default:
+			}
+			recs, _ := followAll(t, s, "g", FollowQuery{}, &after, 50)
+			got = append(got, recs...)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			var err error
+			for i := 0; i < appends && err == nil; i++ {
+				group, stream := "g", []string{"a", "b", "c"}[w%3]
+				if i%4 == 3 {
+					group, stream = "other", "a"
+				}
+				evs := make([]InputEvent, per)
+				for k := range evs {
+					evs[k] = InputEvent{now - int64((i*7+w)%50)*1000 + int64(k), fmt.Sprintf("w%d-%d-%d %s", w, i, k, group)}
+				}
+				_, err = s.Append(context.Background(), group, stream, evs)
+				if err == nil && w == 0 && i%10 == 5 {
+					err = s.Flush()
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	<-followed
+	want := writers * (appends - appends/4) * per
+	seen := map[string]bool{}
+	for _, r := range got {
+		if seen[r.Message] {
+			t.Fatalf("%q twice", r.Message)
+		}
+		seen[r.Message] = true
+	}
+	if len(got) != want {
+		t.Fatalf("followed %d events, want %d", len(got), want)
+	}
+}
