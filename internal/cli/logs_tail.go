@@ -80,7 +80,8 @@ Table rows: TIME STREAM MESSAGE. --output json prints one JSON object per line
 				warn:         func(msg string) { fmt.Fprintln(l.env.Stderr, "kinsight:", msg) },
 				now:          l.now,
 				pollInterval: time.Second,
-				// The server's stream sends events stored up to 10 s late.
+				// A resumed request looks 10 s back for events stored late
+				// while it was away (one stream sends all of them itself).
 				lateWindow: 10 * time.Second,
 				idle:       time.Minute,
 				minBackoff: 250 * time.Millisecond,
@@ -101,11 +102,12 @@ Table rows: TIME STREAM MESSAGE. --output json prints one JSON object per line
 // ask again from a little before it without printing an event twice.
 //
 // Asking from the newest timestamp printed is not enough: agents batch for
-// seconds, so an event stamped before the newest one can still arrive (the
-// server's stream sends such late events within its own late window). The
-// cursor therefore resumes lateWindow behind the newest timestamp and keeps
-// the ids printed in that window to skip the replay. With lateWindow 0 it
-// resumes at the newest timestamp and only ids at that millisecond matter.
+// seconds, so an event stamped before the newest one can still arrive (one
+// server stream sends every event stored while it runs, however late, but a
+// new request starts from a timestamp). The cursor therefore resumes
+// lateWindow behind the newest timestamp and keeps the ids printed in that
+// window to skip the replay. With lateWindow 0 it resumes at the newest
+// timestamp and only ids at that millisecond matter.
 type tailCursor struct {
 	floor  int64 // the requested start; resuming never goes before it
 	newest int64 // newest timestamp printed
