@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"unsafe"
 )
 
 // Following: "the events committed after seq S".
@@ -22,7 +23,8 @@ import (
 // events are a capped sub-slice of the stream's run as appended: head
 // never writes into an earlier part of that array (appends go past its
 // length, sorting makes a copy), so the commit list costs one small struct
-// per Append and no copy of the events. Follow binary-searches the commit
+// per Append and no copy of the events (but it keeps the arrays a run
+// outgrows alive, which the head's size accounts for). Follow binary-searches the commit
 // lists of the frozen and the active head for the first commit after S and
 // walks from there, so its cost is the new commits, not a window of time.
 //
@@ -80,7 +82,13 @@ func (h *head) logCommit(streamID, lsn uint64, evs []headEvent) {
 		h.minTs = min(h.minTs, evs[i].ts)
 	}
 	h.commits = append(h.commits, commit{streamID: streamID, lsn: lsn, events: evs})
+	// The commits keep the arrays a stream's run outgrows alive until the
+	// head is flushed (the run's current array holds the events again), so
+	// the head's size counts every event a second time.
+	h.bytes += int64(len(evs))*headEventOverhead + commitOverhead
 }
+
+const commitOverhead = int64(unsafe.Sizeof(commit{}))
 
 // noteEvicted records that h's events left memory; the caller holds
 // s.stateMu for writing, in the same step that drops h from the snapshot.
