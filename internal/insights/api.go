@@ -20,12 +20,24 @@ type Event struct {
 // Constant is a field of JSON messages with the same value in every event
 // of a store block: its flattened name (kubernetes.pod_name) and the
 // value's JSON text, exactly as it appears in each message.
+//
+// A constant whose JSON is an object is an elided member (Elided): the
+// store cut that top-level member's value out of the block's messages,
+// each of which holds {} there instead (package
+// internal/logstore/elide). Every other path reads the same in the
+// stored message; elide.Restore gives the original text. A block with
+// elided members also promises that no flattened path occurs twice in any
+// of its messages.
 type Constant struct{ Name, JSON string }
+
+// Elided reports whether c is an elided member.
+func (c Constant) Elided() bool { return len(c.JSON) > 0 && c.JSON[0] == '{' }
 
 // Block describes a batch's store block.
 type Block struct {
 	// Constants are fields that hold the same value in every event of the
-	// block (the store guarantees parsing any of its messages gives it).
+	// block (the store guarantees parsing any of its messages gives it),
+	// elided members last.
 	Constants []Constant
 	// NoMessage is set when the store skipped the messages because
 	// ScanRequest.PlanBlock said they were not needed: Message is "".

@@ -30,6 +30,18 @@
 // real store). A query that also reads a non-constant field parses each
 // message as before.
 //
+// Elided members: a block may also come with its messages cut short, the
+// value of a large top-level object that every message holds (the
+// kubernetes object) replaced by {} and listed once as an object-valued
+// constant (Constant.Elided). Such a block promises no path occurs twice
+// in a message, so the executor sets the fields the constants give and
+// parses the stored message for the rest only, stopping once it has them
+// (the scan-speed query reads `log` and never walks the object). It
+// restores the original text (elide.Restore) when the query reads
+// @message, keeps event rows (sort, limit, dedup, pattern, plain
+// listing), or names a field under the member that is not a constant; a
+// substring prefilter also looks in the members' text.
+//
 // Memory: stats groups, top-k heaps, kept rows, dedup keys and pattern
 // lines are charged to Options.MaxMemoryBytes as they grow; going past it
 // fails the query rather than the process.

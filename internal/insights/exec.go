@@ -10,8 +10,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/kinsight/kinsight/internal/insights/value"
+	"github.com/kinsight/kinsight/internal/logstore/elide"
 )
 
 // sinkKind is how the workers hold the rows that leave the streaming head
@@ -281,17 +283,39 @@ func (x *run) batch(w *worker, batch []Event) error {
 	defer w.mu.Unlock()
 	r := w.r
 	var grew int64
+	// restored holds this batch's messages restored from elided blocks,
+	// which kept rows may point into: appends never rewrite bytes
+	// already handed out, and each batch starts a new buffer.
+	var restored []byte
+	var full Event
 	for i := range batch {
 		ev := &batch[i]
 		if ev.Block != r.block {
-			if err := r.useBlock(ev.Block); err != nil {
+			if err := r.useBlock(ev.Block, x.p.sink != sinkStats); err != nil {
 				return err
 			}
 		}
 		w.scanned++
-		w.bytes += int64(len(ev.Message))
+		if len(r.members) > 0 {
+			w.bytes += int64(len(ev.Message) + r.elidedLen)
+		} else {
+			w.bytes += int64(len(ev.Message))
+		}
 		if ev.Timestamp < x.o.Start || ev.Timestamp >= x.o.End {
 			continue
+		}
+		if r.restore && len(r.members) > 0 {
+			if restored == nil {
+				restored = make([]byte, 0, restoredSize(batch[i:], r.elidedLen))
+			}
+			n := len(restored)
+			var err error
+			if restored, err = elide.Restore(restored, ev.Message, r.members); err != nil {
+				return fmt.Errorf("restore an elided message: %w", err)
+			}
+			full = *ev
+			full.Message = unsafe.String(&restored[n], len(restored)-n)
+			ev = &full
 		}
 		r.reset(ev)
 		ok := true
@@ -325,6 +349,16 @@ func (x *run) batch(w *worker, batch []Event) error {
 		}
 	}
 	return x.mem.grow(grew, x.what())
+}
+
+// restoredSize is the bytes evs' messages take restored (each adds
+// elidedLen), to size the buffer once.
+func restoredSize(evs []Event, elidedLen int) int {
+	n := 0
+	for _, e := range evs {
+		n += len(e.Message) + elidedLen
+	}
+	return n
 }
 
 func (x *run) what() string {

@@ -87,7 +87,14 @@ func (r *row) loadJSON() {
 		i++
 	}
 	if i < len(msg) && msg[i] == '{' {
-		j := jscan{s: msg, i: i, p: p, path: r.pathBuf[:0], found: r.found[:0]}
+		j := jscan{s: msg, i: i, p: p, path: r.pathBuf[:0], found: r.found[:0], preset: r.preset}
+		if r.preset != nil {
+			for _, s := range p.slots {
+				if r.preset[s] {
+					j.npreset++
+				}
+			}
+		}
 		ok := j.object()
 		r.pathBuf, r.found = j.path[:0], j.found[:0]
 		if ok || j.done {
@@ -131,6 +138,12 @@ type jscan struct {
 	// done is set once every wanted key was found: the rest of the
 	// message is not read (so among duplicate keys the first wins).
 	done bool
+	// preset marks (by slot) the wanted keys the block's constants give,
+	// npreset counts them: they need not be found for done. A constant's
+	// path occurs once in every message, so stopping before it cannot
+	// change what the first-or-last rule picks.
+	preset  []bool
+	npreset int
 }
 
 func (j *jscan) ws() {
@@ -271,7 +284,7 @@ func (j *jscan) member() bool {
 			return false
 		}
 		j.found = append(j.found, foundValue{e.slot, jsonValue(j.s[start:end])})
-		if len(j.found) >= len(j.p.slots) && j.allFound() {
+		if len(j.found)+j.npreset >= len(j.p.slots) && j.allFound() {
 			j.done = true
 			return true
 		}
@@ -371,6 +384,9 @@ func skipValue(s string, i int) (int, bool) {
 // allFound reports whether every wanted slot has a value.
 func (j *jscan) allFound() bool {
 	for _, s := range j.p.slots {
+		if j.preset != nil && j.preset[s] {
+			continue
+		}
 		seen := false
 		for _, f := range j.found {
 			if f.slot == s {

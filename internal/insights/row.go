@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/kinsight/kinsight/internal/insights/value"
+	"github.com/kinsight/kinsight/internal/logstore/elide"
 )
 
 // row is one row of the pipeline: an event (isEvent) whose fields are read
@@ -29,21 +30,45 @@ type row struct {
 	// pathBuf and found are loadJSON's scratch, reused across events.
 	pathBuf []byte
 	found   []foundValue
-	// block is the store block of the events being reset into r; when
-	// its constants hold every JSON field the query reads, consts are
-	// those fields' slots and values, set on each reset instead of
-	// parsing the message.
-	block  *Block
-	consts []foundValue
+	// block is the store block of the events being reset into r; consts
+	// are the slots and values of the JSON fields the query reads that
+	// its constants hold, set on each reset; the message is parsed only
+	// for the others (none when constsAll). preset marks those slots for
+	// the parse, which then stops once the rest are found.
+	block     *Block
+	consts    []foundValue
+	constsAll bool
+	preset    []bool
 	// noMsg: the block's messages were not read, so the filters'
 	// substring prefilter cannot run (the filters themselves still do).
 	noMsg bool
+	// members are the block's elided members (Constant.Elided): its
+	// messages come without them. restore says the query needs the
+	// original text (the executor restores each message before reset);
+	// otherwise the message is read as it is, and contains also looks in
+	// the members' text (what the original message held there).
+	members []elide.Member
+	restore bool
+	// elidedLen is what each message's members add to its length.
+	elidedLen int
 }
 
 func newRow(q *Query) *row {
 	n := len(q.names)
 	r := &row{q: q, vals: make([]value.Value, n), has: make([]bool, n)}
-	r.contains = func(s string) bool { return containsFast(r.ev.Message, s) }
+	r.contains = func(s string) bool {
+		if containsFast(r.ev.Message, s) {
+			return true
+		}
+		if !r.restore {
+			for _, m := range r.members {
+				if containsFast(m.Value, s) {
+					return true
+				}
+			}
+		}
+		return false
+	}
 	return r
 }
 
@@ -53,34 +78,70 @@ func (r *row) reset(ev *Event) {
 	r.isEvent = true
 	r.jsonLoaded = false
 	clear(r.has)
-	if r.consts != nil {
-		for _, c := range r.consts {
-			r.set(c.slot, c.v)
-		}
-		r.jsonLoaded = true
+	for _, c := range r.consts {
+		r.set(c.slot, c.v)
 	}
+	r.jsonLoaded = r.constsAll
 }
 
-// useBlock prepares r for events of block b (nil: no block).
-func (r *row) useBlock(b *Block) error {
-	r.block, r.consts, r.noMsg = b, r.consts[:0], false
+// useBlock prepares r for events of block b (nil: no block); keepsRows
+// says the query keeps event rows (anything but a stats sink), which
+// print or compare @message.
+func (r *row) useBlock(b *Block, keepsRows bool) error {
+	r.block, r.consts, r.constsAll, r.noMsg = b, r.consts[:0], false, false
+	r.members, r.restore, r.elidedLen = r.members[:0], false, 0
+	if r.preset != nil {
+		clear(r.preset)
+	}
 	if b == nil {
-		r.consts = nil
 		return nil
 	}
+	for _, c := range b.Constants {
+		if c.Elided() {
+			r.members = append(r.members, elide.Member{Key: c.Name, Value: c.JSON})
+			r.elidedLen += len(c.JSON) - len(elide.Placeholder)
+		}
+	}
 	p := &r.q.json
+	r.constsAll = true
 	for _, s := range p.slots {
-		i := slices.IndexFunc(b.Constants, func(c Constant) bool { return c.Name == r.q.names[s] })
+		name := r.q.names[s]
+		i := slices.IndexFunc(b.Constants, func(c Constant) bool { return c.Name == name })
 		if i < 0 {
-			// Not every field is constant: parse each message, as
-			// without a block.
-			r.consts = nil
-			break
+			r.constsAll = false
+			// A field under an elided member that is not a constant
+			// (an object, or a leaf the store did not record) is only
+			// in the original text.
+			for _, m := range r.members {
+				if name == m.Key || strings.HasPrefix(name, m.Key) && len(name) > len(m.Key) && name[len(m.Key)] == '.' {
+					r.restore = true
+				}
+			}
+			continue
 		}
 		r.consts = append(r.consts, foundValue{slot: s, v: jsonValue(b.Constants[i].JSON)})
 	}
+	switch {
+	case r.constsAll:
+	case len(r.members) == 0:
+		// Some fields must be parsed: parse them all, as without a block.
+		// Only a block with elided members promises no path occurs twice
+		// in a message, which is what makes stopping the parse once the
+		// non-constant fields are found give the same answer.
+		r.consts = r.consts[:0]
+	default:
+		if r.preset == nil {
+			r.preset = make([]bool, len(r.q.names))
+		}
+		for _, c := range r.consts {
+			r.preset[c.slot] = true
+		}
+	}
+	if len(r.members) > 0 && (r.q.readsMessage || keepsRows) {
+		r.restore = true
+	}
 	r.noMsg = b.NoMessage
-	if b.NoMessage && (r.consts == nil && len(p.slots) > 0 || r.q.readsMessage) {
+	if b.NoMessage && (!r.constsAll && len(p.slots) > 0 || r.q.readsMessage) {
 		// PlanBlock says such a block needs its messages.
 		return errors.New("insights: the store left out messages the query needs")
 	}

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/kinsight/kinsight/internal/logstore/elide"
 )
 
 // A block is up to BlockMaxBytes of one stream's events in (ts, seq) order,
@@ -28,10 +30,172 @@ import (
 // (stats count(*) by bin(5m)) decompresses a few percent of the block. The
 // two frames concatenated decode (zstd decodes frame after frame) to exactly
 // the version 1 layout, so a full read is the same code for both versions.
+//
+// Version 3 adds elided members (package elide): after the message lengths
+// the columns section lists the top-level JSON objects that every message
+// of the block holds with the same text, and the message bytes are stored
+// with each such value replaced by {} (the lengths are the stored ones).
+// A block decodes in one of three forms: its columns only, its messages as
+// stored (Logs Insights reads them with the members as constants), or its
+// messages restored to the bytes that were written (every other reader).
 
-// encodeBlockRaw appends the block's raw layout to dst and returns it with
-// the length of its columns section (where the message bytes begin).
+// encodeBlockRaw appends a version 1 or 2 block's raw layout to dst and
+// returns it with the length of its columns section (where the message
+// bytes begin).
 func encodeBlockRaw(dst []byte, evs []headEvent) ([]byte, int) {
+	dst, _ = appendColumns(dst, evs)
+	for _, e := range evs {
+		dst = binary.AppendUvarint(dst, uint64(len(e.msg)))
+	}
+	cols := len(dst)
+	for _, e := range evs {
+		dst = append(dst, e.msg...)
+	}
+	return dst, cols
+}
+
+// minElide is the shortest object worth eliding: below it the per-message
+// walk to restore costs more than the bytes save.
+const minElide = 64
+
+// maxElided bounds the members elided from one block.
+const maxElided = 4
+
+// elideMembers finds the top-level members of evs' messages worth eliding:
+// an object of at least minElide bytes whose raw key occurs exactly once
+// in every message, with the same value text in all of them. It returns
+// them and, per event, their value spans (spans[i*len(members)+k]). The
+// caller has checked that every message is a strict JSON object with no
+// escaped key (blockConstants found constants), which makes elide.Restore
+// find each member again. It also requires that no flattened path occurs
+// twice in any message (blockConstants checks only the first one): a
+// reader can then take the members' fields from the constants and stop
+// parsing a stored message once it has the others, and get what parsing
+// the original would.
+func elideMembers(evs []headEvent) ([]elide.Member, []elide.Span) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	var cands []elide.Member
+	first := evs[0].msg
+	elide.Walk(first, func(key string, v elide.Span) {
+		if len(cands) < maxElided && first[v.Start] == '{' && v.End-v.Start >= minElide && strings.IndexByte(key, '\\') < 0 {
+			cands = append(cands, elide.Member{Key: key, Value: first[v.Start:v.End]})
+		}
+	})
+	if len(cands) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(cands))
+	for k, c := range cands {
+		keys[k] = c.Key
+	}
+	spans := make([]elide.Span, len(evs)*len(cands))
+	counts := make([]int, len(cands))
+	keep := make([]bool, len(cands))
+	for k := range keep {
+		keep[k] = true
+	}
+	for i, e := range evs {
+		sp := spans[i*len(cands) : (i+1)*len(cands)]
+		if !elide.Find(e.msg, keys, sp, counts) {
+			return nil, nil
+		}
+		for k, c := range cands {
+			if counts[k] != 1 || e.msg[sp[k].Start:sp[k].End] != c.Value {
+				keep[k] = false
+			}
+		}
+	}
+	n := 0
+	for _, k := range keep {
+		if k {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	var f jsonFlattener
+	for _, e := range evs {
+		if !f.flatten(e.msg) {
+			return nil, nil
+		}
+	}
+	if n < len(cands) {
+		// Keep the surviving members' spans only.
+		out := make([]elide.Span, 0, len(evs)*n)
+		var ms []elide.Member
+		for k, c := range cands {
+			if keep[k] {
+				ms = append(ms, c)
+			}
+		}
+		for i := range evs {
+			for k := range cands {
+				if keep[k] {
+					out = append(out, spans[i*len(cands)+k])
+				}
+			}
+		}
+		cands, spans = ms, out
+	}
+	// Copied out of the message, which the caller may reuse.
+	for k := range cands {
+		cands[k] = elide.Member{Key: strings.Clone(cands[k].Key), Value: strings.Clone(cands[k].Value)}
+	}
+	return cands, spans
+}
+
+// encodeBlockV3 appends a version 3 block's raw layout to dst: the members
+// listed after the lengths, and each message stored with its members'
+// values (at spans, as elideMembers gives them) replaced by the
+// placeholder. It returns the layout and the length of its columns
+// section.
+func encodeBlockV3(dst []byte, evs []headEvent, members []elide.Member, spans []elide.Span) ([]byte, int) {
+	dst, _ = appendColumns(dst, evs)
+	nm := len(members)
+	for i, e := range evs {
+		n := len(e.msg)
+		for _, sp := range spans[i*nm : (i+1)*nm] {
+			n -= sp.End - sp.Start - len(elide.Placeholder)
+		}
+		dst = binary.AppendUvarint(dst, uint64(n))
+	}
+	dst = binary.AppendUvarint(dst, uint64(nm))
+	for _, m := range members {
+		dst = binary.AppendUvarint(dst, uint64(len(m.Key)))
+		dst = append(dst, m.Key...)
+		dst = binary.AppendUvarint(dst, uint64(len(m.Value)))
+		dst = append(dst, m.Value...)
+	}
+	cols := len(dst)
+	for i, e := range evs {
+		sp := spans[i*nm : (i+1)*nm]
+		at := 0
+		// Spans in message order: members may sit in any order.
+		for {
+			k := -1
+			for j, x := range sp {
+				if x.Start >= at && (k < 0 || x.Start < sp[k].Start) {
+					k = j
+				}
+			}
+			if k < 0 {
+				break
+			}
+			dst = append(dst, e.msg[at:sp[k].Start]...)
+			dst = append(dst, elide.Placeholder...)
+			at = sp[k].End
+		}
+		dst = append(dst, e.msg[at:]...)
+	}
+	return dst, cols
+}
+
+// appendColumns appends the count and the timestamp, seq and ingestion
+// columns and returns dst with where the message lengths start.
+func appendColumns(dst []byte, evs []headEvent) ([]byte, int) {
 	dst = binary.AppendUvarint(dst, uint64(len(evs)))
 	var pts int64
 	for _, e := range evs {
@@ -48,36 +212,55 @@ func encodeBlockRaw(dst []byte, evs []headEvent) ([]byte, int) {
 		dst = binary.AppendVarint(dst, e.ingest-ping)
 		ping = e.ingest
 	}
-	for _, e := range evs {
-		dst = binary.AppendUvarint(dst, uint64(len(e.msg)))
-	}
-	cols := len(dst)
-	for _, e := range evs {
-		dst = append(dst, e.msg...)
-	}
-	return dst, cols
+	return dst, len(dst)
 }
 
+// blockForm is what a read decodes of a block.
+type blockForm uint8
+
+const (
+	// formFull: every message as written.
+	formFull blockForm = iota
+	// formColumns: timestamps, seqs and ingestion times only (msgs nil);
+	// a version 1 block has no columns frame and is decoded whole.
+	formColumns
+	// formStored: messages as stored, elided members cut out
+	// (decodedBlock.members); the same as formFull for blocks without
+	// any.
+	formStored
+)
+
 // decodedBlock is a block's events; msgs point into data. A block decoded
-// without its messages (columnsOnly) has msgs nil.
+// without its messages (formColumns) has msgs nil. A block decoded as
+// stored (formStored) with elided members has them in members, and msgs
+// are the stored messages (elide.Restore gives the originals).
 type decodedBlock struct {
-	ts     []int64
-	seq    []uint64
-	ingest []int64
-	msgs   []string
-	data   []byte
+	ts      []int64
+	seq     []uint64
+	ingest  []int64
+	msgs    []string
+	data    []byte
+	members []elide.Member
+	// consts, set with members, are the block's constants followed by
+	// one per member (its key and object), as ScanBatch hands them over.
+	consts []Constant
 }
 
 func (b *decodedBlock) len() int { return len(b.ts) }
 
 func (b *decodedBlock) sizeBytes() int64 {
-	return int64(cap(b.data)) + int64(len(b.ts))*(8+8+8+16)
+	n := int64(cap(b.data)) + int64(len(b.ts))*(8+8+8+16)
+	for _, m := range b.members {
+		n += int64(len(m.Key) + len(m.Value))
+	}
+	return n
 }
 
-// decodeBlockRaw decodes a block's raw layout; with columnsOnly, raw is
-// only the columns section and the block has no messages.
+// decodeBlockRaw decodes a version 1 or 2 block's raw layout; with
+// columnsOnly, raw is only the columns section and the block has no
+// messages.
 func decodeBlockRaw(raw []byte, columnsOnly bool) (*decodedBlock, error) {
-	b, lens, rest, err := decodeColumns(raw, !columnsOnly)
+	b, lens, _, rest, err := decodeColumns(raw, !columnsOnly, 2)
 	if err != nil {
 		return nil, err
 	}
@@ -90,27 +273,19 @@ func decodeBlockRaw(raw []byte, columnsOnly bool) (*decodedBlock, error) {
 	return b, b.attach(lens, rest)
 }
 
-// decodeBlockSplit decodes a version 2 block from its two decompressed
-// frames.
-func decodeBlockSplit(cols, msgs []byte) (*decodedBlock, error) {
-	b, lens, rest, err := decodeColumns(cols, true)
-	if err != nil {
-		return nil, err
-	}
-	if len(rest) != 0 {
-		return nil, fmt.Errorf("block columns: %w", errCorruptRecord)
-	}
-	return b, b.attach(lens, msgs)
-}
-
 // decodeColumns decodes the columns section at the start of raw and
-// returns the message lengths (when lens) and what follows the section.
-func decodeColumns(raw []byte, lens bool) (*decodedBlock, []int, []byte, error) {
+// returns the message lengths (when lens) and their sum, and what follows
+// the section. Version 3 sections also hold the elided members
+// (b.members).
+func decodeColumns(raw []byte, lens bool, version int) (*decodedBlock, []int, int, []byte, error) {
+	bad := func() (*decodedBlock, []int, int, []byte, error) {
+		return nil, nil, 0, nil, fmt.Errorf("block columns: %w", errCorruptRecord)
+	}
 	d := decoder{b: raw}
 	n := d.uvarint()
 	// Every event takes at least 4 bytes of columns.
 	if d.err != nil || n > uint64(len(raw))/4 {
-		return nil, nil, nil, fmt.Errorf("block header: %w", errCorruptRecord)
+		return nil, nil, 0, nil, fmt.Errorf("block header: %w", errCorruptRecord)
 	}
 	b := &decodedBlock{ts: make([]int64, n), seq: make([]uint64, n), ingest: make([]int64, n)}
 	// Tight loops over the buffer rather than decoder calls: this is most
@@ -124,7 +299,7 @@ func decodeColumns(raw []byte, lens bool) (*decodedBlock, []int, []byte, error) 
 		for i := range col {
 			x, k := binary.Varint(buf)
 			if k <= 0 {
-				return nil, nil, nil, fmt.Errorf("block columns: %w", errCorruptRecord)
+				return bad()
 			}
 			buf = buf[k:]
 			v += x
@@ -135,17 +310,52 @@ func decodeColumns(raw []byte, lens bool) (*decodedBlock, []int, []byte, error) 
 	if lens {
 		ls = make([]int, n)
 	}
+	total := 0
 	for i := range n {
 		l, k := binary.Uvarint(buf)
-		if k <= 0 || l > 1<<32 {
-			return nil, nil, nil, fmt.Errorf("block columns: %w", errCorruptRecord)
+		if k <= 0 || l > 1<<28 {
+			return bad()
 		}
 		buf = buf[k:]
+		total += int(l)
+		if total > 1<<30 {
+			return bad()
+		}
 		if lens {
 			ls[i] = int(l)
 		}
 	}
-	return b, ls, buf, nil
+	if version >= 3 {
+		d := decoder{b: buf}
+		m := d.uvarint()
+		if d.err != nil || m > maxElided {
+			return bad()
+		}
+		for range m {
+			kl := d.uvarint()
+			if kl > uint64(len(d.b)) {
+				return bad()
+			}
+			key := string(d.bytes(int(kl)))
+			vl := d.uvarint()
+			if vl > uint64(len(d.b)) {
+				return bad()
+			}
+			val := string(d.bytes(int(vl)))
+			if d.err != nil || !validMember(key, val) {
+				return bad()
+			}
+			b.members = append(b.members, elide.Member{Key: key, Value: val})
+		}
+		buf = d.b
+	}
+	return b, ls, total, buf, nil
+}
+
+// validMember checks what a reader relies on of a member read from a
+// block: a key without escapes, an object value.
+func validMember(key, val string) bool {
+	return strings.IndexByte(key, '\\') < 0 && len(val) >= 2 && val[0] == '{' && val[len(val)-1] == '}'
 }
 
 // attach points the block's messages into msgs, which must hold exactly
@@ -168,6 +378,27 @@ func (b *decodedBlock) attach(lens []int, msgs []byte) error {
 		rest = rest[l:]
 	}
 	return nil
+}
+
+// restore turns a block decoded as stored into its full form: every
+// message restored into one new buffer of rawBytes (the index's count of
+// written bytes).
+func (b *decodedBlock) restore(rawBytes int) error {
+	if len(b.members) == 0 {
+		return nil
+	}
+	data := make([]byte, 0, rawBytes)
+	lens := make([]int, len(b.msgs))
+	for i, m := range b.msgs {
+		n := len(data)
+		var err error
+		if data, err = elide.Restore(data, m, b.members); err != nil {
+			return fmt.Errorf("block message %d: %w: %v", i, errCorruptRecord, err)
+		}
+		lens[i] = len(data) - n
+	}
+	b.members = nil
+	return b.attach(lens, data)
 }
 
 // codec holds the shared zstd encoder and decoder; both are safe for

@@ -227,29 +227,52 @@ func flattenAny(prefix string, v any, out map[string]any) {
 	}
 }
 
-// FuzzDecodeBlock: corrupt compressed blocks give errors, not panics.
+// FuzzDecodeBlock: corrupt compressed blocks of every version give
+// errors, not panics, in every form.
 func FuzzDecodeBlock(f *testing.F) {
 	c := testCodec(f)
-	raw, cols := encodeBlockRaw(nil, blockEvents(5, func(i int) string { return "m" + strconv.Itoa(i) }))
+	evs := blockEvents(5, func(i int) string {
+		return `{"log":"m` + strconv.Itoa(i) + `","kubernetes":{"pod_name":"p","labels":{"app":"a","team":"payments-and-ledger"}}}`
+	})
+	raw, cols := encodeBlockRaw(nil, evs)
 	v2 := c.enc.EncodeAll(raw[:cols], nil)
 	n := len(v2)
 	v2 = c.enc.EncodeAll(raw[cols:], v2)
-	f.Add(c.enc.EncodeAll(raw, nil), 0, false)
-	f.Add(v2, n, true)
-	f.Add(v2, n, false)
-	f.Add(raw, 0, false)
-	f.Fuzz(func(t *testing.T, data []byte, colsSize int, colsOnly bool) {
+	members, spans := elideMembers(evs)
+	raw3, cols3 := encodeBlockV3(nil, evs, members, spans)
+	v3 := c.enc.EncodeAll(raw3[:cols3], nil)
+	n3 := len(v3)
+	v3 = c.enc.EncodeAll(raw3[cols3:], v3)
+	f.Add(c.enc.EncodeAll(raw, nil), 0, uint8(0), 1)
+	for form := range uint8(3) {
+		f.Add(v2, n, form, 2)
+		f.Add(v3, n3, form, 3)
+	}
+	f.Add(raw, 0, uint8(0), 1)
+	f.Add(raw3, cols3, uint8(2), 3)
+	f.Fuzz(func(t *testing.T, data []byte, colsSize int, form uint8, version int) {
 		comp := data
 		if len(data) > 0 && data[0]&1 == 1 {
 			// Also feed well-compressed but corrupt raw layouts.
 			comp = c.enc.EncodeAll(data[1:], nil)
+			if colsSize > 0 && colsSize < len(data)-1 {
+				// Two frames: the columns and the messages.
+				cut := 1 + colsSize
+				comp = c.enc.EncodeAll(data[1:cut], nil)
+				colsSize = len(comp)
+				comp = c.enc.EncodeAll(data[cut:], comp)
+			}
 		}
-		db, err := decodeBlock(comp, c, colsOnly, colsSize, 0)
+		bf := blockForm(form % 3)
+		db, err := decodeBlock(comp, c, bf, colsSize, 0, version)
 		if err != nil {
 			return
 		}
-		if len(db.ts) != len(db.seq) || len(db.ts) != len(db.ingest) || !(colsOnly && colsSize > 0) && len(db.msgs) != len(db.ts) {
+		if len(db.ts) != len(db.seq) || len(db.ts) != len(db.ingest) || !(bf == formColumns && colsSize > 0) && len(db.msgs) != len(db.ts) {
 			t.Fatal("inconsistent columns")
+		}
+		if bf == formFull && db.members != nil {
+			t.Fatal("full block with elided members")
 		}
 	})
 }

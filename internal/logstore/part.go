@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/kinsight/kinsight/internal/logstore/elide"
 )
 
 // A part is one immutable file of a daily partition: blocks, their bloom
@@ -26,8 +28,9 @@ const (
 	partEndMagic  = "KSPEND1\n"
 	partFooterLen = 16
 	// partVersion is what new parts are written as; version 1 parts (one
-	// zstd frame per block, no constants) stay readable.
-	partVersion = 2
+	// zstd frame per block, no constants) and version 2 parts (no elided
+	// members) stay readable.
+	partVersion = 3
 )
 
 type blockMeta struct {
@@ -128,15 +131,31 @@ func (pw *partWriter) addBlock(groupID, streamID uint64, evs []headEvent) error 
 		return nil
 	}
 	var cols int
-	pw.raw, cols = encodeBlockRaw(pw.raw[:0], evs)
 	bm := blockMeta{streamID: streamID, minTs: evs[0].ts, maxTs: evs[0].ts, count: uint32(len(evs))}
-	if pw.meta.Version < 2 {
+	if pw.meta.Version >= 2 {
+		bm.consts = blockConstants(evs)
+	}
+	switch {
+	case pw.meta.Version < 2:
+		pw.raw, _ = encodeBlockRaw(pw.raw[:0], evs)
 		pw.comp = pw.codec.enc.EncodeAll(pw.raw, pw.comp[:0])
-	} else {
+	default:
+		if pw.meta.Version < 3 {
+			pw.raw, cols = encodeBlockRaw(pw.raw[:0], evs)
+		} else {
+			// Members are elided only where constants were found: those
+			// blocks' messages are all strict JSON objects, which is what
+			// lets a reader find each member again.
+			var members []elide.Member
+			var spans []elide.Span
+			if bm.consts != nil {
+				members, spans = elideMembers(evs)
+			}
+			pw.raw, cols = encodeBlockV3(pw.raw[:0], evs, members, spans)
+		}
 		pw.comp = pw.codec.enc.EncodeAll(pw.raw[:cols], pw.comp[:0])
 		bm.colsSize = uint32(len(pw.comp))
 		pw.comp = pw.codec.enc.EncodeAll(pw.raw[cols:], pw.comp)
-		bm.consts = blockConstants(evs)
 	}
 	pw.bloom.reset()
 	var raw int64
@@ -171,7 +190,7 @@ func (pw *partWriter) addBlock(groupID, streamID uint64, evs []headEvent) error 
 }
 
 // copyBlock appends block i of src unchanged: compressed bytes and bloom
-// filter are copied, not rebuilt. A block of a version 1 part is
+// filter are copied, not rebuilt. A block of an older part version is
 // re-encoded instead, so merges turn old parts into the current version.
 func (pw *partWriter) copyBlock(groupID uint64, src *part, i int) error {
 	bm := src.blocks[i]
@@ -424,7 +443,7 @@ func readPart(f *os.File, path string) (*part, error) {
 	if err := json.Unmarshal(meta, &p.meta); err != nil {
 		return nil, fmt.Errorf("%w: meta: %v", errBadPart, err)
 	}
-	if p.meta.Version != 1 && p.meta.Version != 2 {
+	if p.meta.Version < 1 || p.meta.Version > 3 {
 		return nil, fmt.Errorf("%w: version %d", errBadPart, p.meta.Version)
 	}
 	if p.meta.IndexOff < 0 || p.meta.IndexLen < 0 || p.meta.IndexOff+p.meta.IndexLen > size {
@@ -489,10 +508,19 @@ func (p *part) readBloom(i int) ([]uint64, error) {
 	return words, nil
 }
 
-// readBlock reads, checks and decompresses block i. With columnsOnly, a
-// version 2 block decompresses only its columns frame (the messages stay
-// nil); a version 1 block has no such frame and is decoded whole.
+// readBlock reads, checks and decompresses block i with every message as
+// written. With columnsOnly, a version 2 or 3 block decompresses only its
+// columns frame (the messages stay nil); a version 1 block has no such
+// frame and is decoded whole.
 func (p *part) readBlock(i int, c *codec, columnsOnly bool) (*decodedBlock, error) {
+	if columnsOnly {
+		return p.readBlockAs(i, c, formColumns)
+	}
+	return p.readBlockAs(i, c, formFull)
+}
+
+// readBlockAs reads, checks and decompresses block i in the given form.
+func (p *part) readBlockAs(i int, c *codec, form blockForm) (*decodedBlock, error) {
 	b := p.blocks[i]
 	comp := make([]byte, b.size)
 	if _, err := p.f.ReadAt(comp, int64(b.off)); err != nil {
@@ -501,28 +529,36 @@ func (p *part) readBlock(i int, c *codec, columnsOnly bool) (*decodedBlock, erro
 	if crc32.Checksum(comp, castagnoli) != b.crc {
 		return nil, fmt.Errorf("%s: block %d: %w: checksum mismatch", p.path, i, errBadPart)
 	}
-	db, err := decodeBlock(comp, c, columnsOnly, int(b.colsSize), int(b.rawBytes))
+	db, err := decodeBlock(comp, c, form, int(b.colsSize), int(b.rawBytes), p.meta.Version)
 	if err != nil {
 		return nil, fmt.Errorf("%s: block %d: %w", p.path, i, err)
 	}
 	if db.len() != int(b.count) {
 		return nil, fmt.Errorf("%s: block %d: %w: count", p.path, i, errBadPart)
 	}
+	if len(db.members) > 0 {
+		db.consts = make([]Constant, 0, len(b.consts)+len(db.members))
+		db.consts = append(db.consts, b.consts...)
+		for _, m := range db.members {
+			db.consts = append(db.consts, Constant{Name: m.Key, JSON: m.Value})
+		}
+	}
 	return db, nil
 }
 
 // decodeBlock decompresses and decodes a block's compressed bytes:
-// colsSize > 0 is a version 2 block, of which columnsOnly decompresses only
-// the columns frame. The frames are decompressed separately, each into a
-// buffer of its own: zstd decoding into a buffer that already holds data
-// copies the output through its history window, which cost more than the
-// decompression itself.
-func decodeBlock(comp []byte, c *codec, columnsOnly bool, colsSize, rawBytes int) (*decodedBlock, error) {
+// colsSize > 0 is a version 2 or 3 block, of which formColumns
+// decompresses only the columns frame. The frames are decompressed
+// separately, each into a buffer of its own: zstd decoding into a buffer
+// that already holds data copies the output through its history window,
+// which cost more than the decompression itself. rawBytes (the written
+// message bytes) sizes buffers only.
+func decodeBlock(comp []byte, c *codec, form blockForm, colsSize, rawBytes, version int) (*decodedBlock, error) {
 	if rawBytes < 0 || rawBytes > 1<<28 {
 		rawBytes = 0
 	}
 	if colsSize <= 0 || colsSize > len(comp) {
-		if colsSize != 0 {
+		if colsSize != 0 || version >= 3 {
 			return nil, fmt.Errorf("%w: columns frame size", errBadPart)
 		}
 		raw, err := c.dec.DecodeAll(comp, make([]byte, 0, rawBytes+rawBytes/8+64))
@@ -535,12 +571,28 @@ func decodeBlock(comp []byte, c *codec, columnsOnly bool, colsSize, rawBytes int
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadPart, err)
 	}
-	if columnsOnly {
-		return decodeBlockRaw(cols, true)
+	b, lens, total, rest, err := decodeColumns(cols, form != formColumns, version)
+	if err != nil {
+		return nil, err
 	}
-	msgs, err := c.dec.DecodeAll(comp[colsSize:], make([]byte, 0, rawBytes))
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("block columns: %w", errCorruptRecord)
+	}
+	if form == formColumns {
+		b.members = nil
+		return b, nil
+	}
+	msgs, err := c.dec.DecodeAll(comp[colsSize:], make([]byte, 0, total))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadPart, err)
 	}
-	return decodeBlockSplit(cols, msgs)
+	if err := b.attach(lens, msgs); err != nil {
+		return nil, err
+	}
+	if form == formFull {
+		if err := b.restore(max(rawBytes, total)); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
 }

@@ -366,31 +366,14 @@ func (m *merger) fill(c *cursor) bool {
 	return true
 }
 
-// loadBlock returns a decoded block through the cache. With columnsOnly
-// the block's messages may be missing (msgs nil); a cached whole block
-// serves such a read too.
+// loadBlock returns a decoded block through the cache, every message as
+// written. With columnsOnly the block's messages may be missing (msgs
+// nil); a cached whole block serves such a read too.
 func (s *Store) loadBlock(p *part, i int, columnsOnly bool) (*decodedBlock, error) {
-	k := blockKey{p, i, false}
-	if b := s.cache.get(k); b != nil {
-		s.m.cacheHits.Inc()
-		return b, nil
+	if columnsOnly {
+		return s.loadBlockAs(p, i, formColumns)
 	}
-	if columnsOnly && p.blocks[i].colsSize > 0 {
-		k.columnsOnly = true
-		if b := s.cache.get(k); b != nil {
-			s.m.cacheHits.Inc()
-			return b, nil
-		}
-	} else {
-		columnsOnly = false
-	}
-	s.m.cacheMisses.Inc()
-	b, err := p.readBlock(i, s.codec, columnsOnly)
-	if err != nil {
-		return nil, err
-	}
-	s.cache.put(k, b)
-	return b, nil
+	return s.loadBlockAs(p, i, formFull)
 }
 
 // retentionCutoff is the first timestamp still visible in a group.

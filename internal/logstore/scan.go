@@ -86,7 +86,7 @@ type ScanBatch struct {
 // and is returned. No store lock is held while fn runs, so a slow consumer
 // delays nothing but the removal of parts merged away during the scan.
 func (s *Store) Scan(ctx context.Context, group string, q ScanQuery, fn func([]Record) error) (ScanStats, error) {
-	return s.ScanBlocks(ctx, group, q, func(b *ScanBatch) error { return fn(b.Records) })
+	return s.scanBlocks(ctx, group, q, formFull, func(b *ScanBatch) error { return fn(b.Records) })
 }
 
 // scanJob is one run of a scan on its way to fn: a head slice, or a block
@@ -100,12 +100,23 @@ type scanJob struct {
 	err    error
 }
 
-// ScanBlocks is Scan with each batch's block constants. Blocks are
-// decompressed by up to GOMAXPROCS workers, a few blocks ahead of fn, and
-// handed to fn in the same order as one goroutine would (so q.Newest's
-// early stop sees the same events); fn is called from the calling
-// goroutine only.
+// ScanBlocks is Scan with each batch's block constants, and messages as
+// the block stores them: a block with elided members (FORMAT.md, package
+// elide) hands over its messages with each member's value replaced by
+// {}, and lists each member among its Constants (Name the member's key,
+// JSON its object), after the scalar constants. elide.Restore with those
+// gives a message's original text; every path not under a member reads
+// the same in the stored message. Blocks are decompressed by up to
+// GOMAXPROCS workers, a few blocks ahead of fn, and handed to fn in the
+// same order as one goroutine would (so q.Newest's early stop sees the
+// same events); fn is called from the calling goroutine only.
 func (s *Store) ScanBlocks(ctx context.Context, group string, q ScanQuery, fn func(*ScanBatch) error) (ScanStats, error) {
+	return s.scanBlocks(ctx, group, q, formStored, fn)
+}
+
+// scanBlocks is ScanBlocks with the messages in the given form (formFull
+// or formStored).
+func (s *Store) scanBlocks(ctx context.Context, group string, q ScanQuery, form blockForm, fn func(*ScanBatch) error) (ScanStats, error) {
 	var st ScanStats
 	s.cat.mu.RLock()
 	g := s.cat.byName[group]
@@ -238,7 +249,11 @@ func (s *Store) ScanBlocks(ctx context.Context, group string, q ScanQuery, fn fu
 				j.err = ctx.Err()
 				return
 			}
-			j.b, j.err = s.loadBlock(r.p, r.block, j.noMsg)
+			f := form
+			if j.noMsg {
+				f = formColumns
+			}
+			j.b, j.err = s.loadBlockAs(r.p, r.block, f)
 			if j.err == nil && j.b.msgs == nil {
 				j.noMsg = true
 			}
@@ -310,6 +325,9 @@ func (s *Store) ScanBlocks(ctx context.Context, group string, q ScanQuery, fn fu
 		s.m.blocksRead.WithLabelValues("read").Inc()
 		b := j.b
 		batch.Constants, batch.NoMessages = j.consts, j.noMsg
+		if !j.noMsg && b.members != nil {
+			batch.Constants = b.consts
+		}
 		if !j.noMsg {
 			st.BytesScanned += int64(r.p.blocks[r.block].rawBytes)
 		}

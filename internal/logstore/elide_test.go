@@ -1,0 +1,277 @@
+package logstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/kinsight/kinsight/internal/logstore/elide"
+)
+
+// randomMessage is one of the shapes a block may mix: JSON with the
+// kubernetes object at the start, middle or end, with white space, escapes,
+// duplicate or escaped keys, a differing object, or no object; non-JSON
+// lines and invalid UTF-8.
+func randomMessage(rng *rand.Rand, i int, kube string, shape int) string {
+	log := fmt.Sprintf("line %d %s", i, strings.Repeat("z", rng.Intn(40)))
+	switch rng.Intn(4) {
+	case 0:
+		log += `\"quoted\" \\ \u00e9 \n`
+	case 1:
+		log += "\xff\xfe"
+	}
+	k := `"kubernetes":` + kube
+	switch shape {
+	case 0:
+		return `{"log":"` + log + `","stream":"stdout",` + k + `}`
+	case 1:
+		return `{` + k + `,"log":"` + log + `"}`
+	case 2:
+		return `{"log":"` + log + `",` + k + `,"level":"info"}`
+	case 3:
+		return ` { "log" : "` + log + `" , "kubernetes" :` + kube + ` } `
+	case 4:
+		return `{"log":"` + log + `",` + k + `,` + k + `}` // duplicate key
+	case 5:
+		return `{"log":"` + log + `","kubernetes":{"pod_name":"other-pod-with-a-long-name","namespace_name":"default-namespace"}}`
+	case 6:
+		return `{"log":"` + log + `"}` // no object
+	case 7:
+		return "plain text " + log
+	case 8:
+		return `{"log":"` + log + `","kube\u0072netes":` + kube + `}` // escaped key
+	case 9:
+		return `{"log":"` + log + `","kubernetes.pod_name":"x",` + k + `}` // dotted collision
+	case 10:
+		return ""
+	}
+	return `{"log":"` + log + `","arr":[` + kube + `],` + k + `}`
+}
+
+// TestElidedBlocksRoundTrip: whatever a block mixes, version 3 blocks give
+// every message back byte for byte, read whole or as stored and restored;
+// blocks whose messages all hold the same object store it once, and
+// every other field of a stored message reads as in the original.
+func TestElidedBlocksRoundTrip(t *testing.T) {
+	c := testCodec(t)
+	rng := rand.New(rand.NewSource(7))
+	kubes := []string{
+		`{"pod_name":"api-1-7c9d","namespace_name":"payments","labels":{"app":"api","tier":"backend"}}`,
+		`{ "pod_name" : "db-0", "namespace_name" : "storage", "annotations" : {"a":"\"}{\""}, "ports":[1,2] }`,
+	}
+	var blocks [][]headEvent
+	for b := range 120 {
+		kube := kubes[b%2]
+		n := 1 + rng.Intn(20)
+		pure := b%3 != 0 // most blocks hold one shape with the same object
+		base := rng.Intn(4)
+		blocks = append(blocks, blockEvents(n, func(i int) string {
+			shape := base
+			if !pure {
+				shape = rng.Intn(12)
+			}
+			return randomMessage(rng, i, kube, shape)
+		}))
+	}
+	p := writeTestPart(t, c, 3, blocks...)
+	elided := 0
+	for bi, want := range blocks {
+		db, err := p.readBlock(bi, c, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkBlock(t, db, want, true)
+		if db.members != nil {
+			t.Fatal("full read kept members")
+		}
+		st, err := p.readBlockAs(bi, c, formStored)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.members) > 0 {
+			elided++
+			if !reflect.DeepEqual(st.consts[len(st.consts)-1], Constant{Name: "kubernetes", JSON: st.members[0].Value}) {
+				t.Fatalf("block %d: constants %v", bi, st.consts)
+			}
+		}
+		for i, e := range want {
+			got, err := elide.Restore(nil, st.msgs[i], st.members)
+			if len(st.members) == 0 {
+				got, err = []byte(st.msgs[i]), nil
+			}
+			if err != nil || string(got) != e.msg {
+				t.Fatalf("block %d event %d: restored %q, %v; want %q", bi, i, got, err, e.msg)
+			}
+			if len(st.members) == 0 {
+				continue
+			}
+			// The stored message flattens to the original minus the
+			// member's paths.
+			var o, s any
+			if err := json.Unmarshal([]byte(e.msg), &o); err != nil {
+				t.Fatalf("elided a block holding invalid JSON %q", e.msg)
+			}
+			if err := json.Unmarshal([]byte(st.msgs[i]), &s); err != nil {
+				t.Fatalf("stored message %q: %v", st.msgs[i], err)
+			}
+			fo, fs := map[string]any{}, map[string]any{}
+			flattenAny("", o, fo)
+			flattenAny("", s, fs)
+			for k := range fo {
+				if strings.HasPrefix(k, "kubernetes.") {
+					delete(fo, k)
+				}
+			}
+			if !reflect.DeepEqual(fo, fs) {
+				t.Fatalf("stored %q flattens to %v, original %v", st.msgs[i], fs, fo)
+			}
+		}
+		cols, err := p.readBlock(bi, c, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkBlock(t, cols, want, false)
+	}
+	if elided == 0 || elided == len(blocks) {
+		t.Errorf("%d of %d blocks elided: the test should see both", elided, len(blocks))
+	}
+	t.Logf("%d of %d blocks elided", elided, len(blocks))
+}
+
+func TestElideMembers(t *testing.T) {
+	long := `{"pod_name":"a-pod-name-long-enough","namespace_name":"payments-namespace"}`
+	for _, tc := range []struct {
+		name string
+		msgs []string
+		want []string
+	}{
+		{"same", []string{`{"log":"a","k":` + long + `}`, `{"k":` + long + `,"log":"b"}`}, []string{"k"}},
+		{"short", []string{`{"log":"a","k":{"p":"x"}}`}, nil},
+		{"differs", []string{`{"k":` + long + `}`, `{"k":` + strings.Replace(long, "a-pod", "b-pod", 1) + `}`}, nil},
+		{"white space differs", []string{`{"k":` + long + `}`, `{"k":` + strings.Replace(long, ",", ", ", 1) + `}`}, nil},
+		{"missing in one", []string{`{"k":` + long + `,"x":1}`, `{"x":1}`}, nil},
+		{"twice in one", []string{`{"k":` + long + `}`, `{"k":` + long + `,"k":` + long + `}`}, nil},
+		{"dotted collision in a later message", []string{`{"k":` + long + `,"x":1}`, `{"k":` + long + `,"x":1,"x":2}`}, nil},
+		{"two members", []string{`{"k":` + long + `,"j":` + long + `}`}, []string{"k", "j"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			evs := blockEvents(len(tc.msgs), func(i int) string { return tc.msgs[i] })
+			var got []string
+			if blockConstants(evs) != nil {
+				ms, _ := elideMembers(evs)
+				for _, m := range ms {
+					got = append(got, m.Key)
+				}
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("members %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestMergeVersions: a merge of version 2 and version 3 parts (blocks
+// copied or re-encoded) gives version 3 blocks with every message as
+// written, the version 2 ones elided too.
+func TestMergeVersions(t *testing.T) {
+	c := testCodec(t)
+	kube := `{"pod_name":"api-1-7c9d","namespace_name":"payments","labels":{"app":"api"}}`
+	b := blockEvents(30, func(i int) string { return fmt.Sprintf(`{"log":"line %d","kubernetes":%s}`, i, kube) })
+	v2 := writeTestPart(t, c, 2, b, b[:5])
+	v3 := writeTestPart(t, c, 3, b, b[:5])
+	if v2.meta.Version != 2 || v3.meta.Version != 3 {
+		t.Fatalf("versions %d %d", v2.meta.Version, v3.meta.Version)
+	}
+	// A version 2 part reads under this code, whole and columns only.
+	db, err := v2.readBlockAs(0, c, formStored)
+	if err != nil || db.members != nil {
+		t.Fatalf("version 2 block: %v, members %v", err, db.members)
+	}
+	checkBlock(t, db, b, true)
+	dir := t.TempDir()
+	pw, err := newPartWriter(dir, 9, 0, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []*part{v2, v3} {
+		for i := range src.blocks {
+			if err := pw.copyBlock(1, src, i); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := pw.finish(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := openPart(filepath.Join(dir, partFileName(9)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.drop(false)
+	if m.meta.Version != 3 {
+		t.Fatalf("merged version %d", m.meta.Version)
+	}
+	for i, want := range [][]headEvent{b, b[:5], b, b[:5]} {
+		db, err := m.readBlock(i, c, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkBlock(t, db, want, true)
+		st, err := m.readBlockAs(i, c, formStored)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.members) != 1 || st.members[0].Value != kube {
+			t.Errorf("block %d: members %v", i, st.members)
+		}
+	}
+}
+
+// FuzzElidedBlock: any three messages survive a version 3 block byte for
+// byte, read whole or as stored and restored.
+func FuzzElidedBlock(f *testing.F) {
+	c := testCodec(f)
+	kube := `{"pod_name":"api-1-7c9d","namespace_name":"payments","labels":{"app":"api"}}`
+	f.Add(`{"log":"a","kubernetes":`+kube+`}`, `{"kubernetes":`+kube+`,"log":"b"}`, ` {"log":"\u00e9\"","kubernetes" : `+kube+`} `)
+	f.Add(`{"log":"a","kubernetes":`+kube+`}`, `{"log":"a","kubernetes":`+kube+`,"kubernetes":`+kube+`}`, "\xff")
+	f.Add(`{"k":{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa":1}}`, `{"k":{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa":1},"x":[]}`, `{"k":{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa":1},"y":{}}`)
+	f.Fuzz(func(t *testing.T, m1, m2, m3 string) {
+		evs := blockEvents(3, func(i int) string { return []string{m1, m2, m3}[i] })
+		var members []elide.Member
+		var spans []elide.Span
+		if blockConstants(evs) != nil {
+			members, spans = elideMembers(evs)
+		}
+		raw, cols := encodeBlockV3(nil, evs, members, spans)
+		comp := c.enc.EncodeAll(raw[:cols], nil)
+		n := len(comp)
+		comp = c.enc.EncodeAll(raw[cols:], comp)
+		rawBytes := len(m1) + len(m2) + len(m3)
+		full, err := decodeBlock(comp, c, formFull, n, rawBytes, 3)
+		if err != nil {
+			t.Fatalf("members %v: %v", members, err)
+		}
+		st, err := decodeBlock(comp, c, formStored, n, rawBytes, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range evs {
+			if full.msgs[i] != e.msg {
+				t.Fatalf("event %d: %q, want %q", i, full.msgs[i], e.msg)
+			}
+			got := []byte(st.msgs[i])
+			if len(st.members) > 0 {
+				if got, err = elide.Restore(nil, st.msgs[i], st.members); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if string(got) != e.msg {
+				t.Fatalf("event %d stored: %q, want %q", i, got, e.msg)
+			}
+		}
+	})
+}
