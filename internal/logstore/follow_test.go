@@ -330,3 +330,41 @@ func TestFollowConcurrentWithFlushes(t *testing.T) {
 		t.Fatalf("followed %d events, want %d", len(got), want)
 	}
 }
+
+// BenchmarkFollowStep is one follow step after one new Append of 50
+// events, with 200 streams and b.N Appends already in the head: the cost
+// stays that of the new Append however full the head is.
+func BenchmarkFollowStep(b *testing.B) {
+	c := &clock{t: time.Now()}
+	o := testOptions(c)
+	o.HeadMaxBytes = 1 << 30
+	s, err := Open(b.TempDir(), o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	s.CreateGroup("g", Group{})
+	for i := range 200 {
+		s.CreateStream("g", fmt.Sprintf("s-%03d", i))
+	}
+	now := c.now().UnixMilli()
+	evs := make([]InputEvent, 50)
+	for k := range evs {
+		evs[k] = InputEvent{now, fmt.Sprintf(`{"log":"GET /api/v1/items/%d 200 12ms","stream":"stdout"}`, k)}
+	}
+	after := s.FollowSeq()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		if _, err := s.Append(context.Background(), "g", fmt.Sprintf("s-%03d", i%200), evs); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		res, err := s.Follow(context.Background(), "g", FollowQuery{After: after, Limit: 1000})
+		if err != nil || len(res.Records) != len(evs) {
+			b.Fatalf("%d records, %v", len(res.Records), err)
+		}
+		after = res.Next
+	}
+}
