@@ -202,6 +202,11 @@ func TestBlockConstantsRandom(t *testing.T) {
 		level := []string{"info", "warn", "error"}[rng.Intn(3)]
 		msg := fmt.Sprintf(`{"log":"line %d %s","level":%q,"kubernetes":{"pod_name":%q,"namespace_name":%q,"labels":{"app":"x"}},"n":%d}`,
 			i, strings.Repeat("y", rng.Intn(60)), level, stream, ns, rng.Intn(3))
+		if i%7 == 0 {
+			// The object last, and white space around it.
+			msg = fmt.Sprintf(`{"log":"line %d","n":%d, "level" : %q , "kubernetes" : {"pod_name":%q,"namespace_name":%q,"labels":{"app":"x"}} }`,
+				i, rng.Intn(3), level, stream, ns)
+		}
 		switch rng.Intn(30) {
 		case 0:
 			msg = `{"kubernetes":{"pod_name":"dup"},` + msg[1:] // duplicate key
@@ -236,6 +241,17 @@ func TestBlockConstantsRandom(t *testing.T) {
 		`filter kubernetes.namespace_name like /pay/ | stats count(*) by kubernetes.pod_name`,
 		`fields @timestamp, @message | sort @timestamp desc | limit 20`,
 		`filter @logStream = "db-0" | stats count(*) by kubernetes.pod_name, level`,
+		// Elided members: a field under one that is no constant (an
+		// object) restores; @message in stats restores; a prefilter
+		// literal only the member holds; constants beside parsed fields.
+		`stats count(*) by kubernetes.labels`,
+		`filter ispresent(kubernetes) | stats count(*) by level`,
+		`stats count(*), max(strlen(@message)) by kubernetes.pod_name`,
+		`filter kubernetes.labels.app = "x" and level = "error" | stats count(*), sum(n) by kubernetes.pod_name`,
+		`stats count(*), max(strlen(log)) by kubernetes.pod_name`,
+		`filter @message like /payments/ | stats count(*) by n`,
+		`fields kubernetes.namespace_name, log | filter n = 1 | limit 30`,
+		`filter level = "warn" | dedup kubernetes.pod_name | fields kubernetes.pod_name, @message`,
 	}
 	o := Options{Start: 0, End: 1 << 62, Groups: []string{"app"}}
 	ls := &logStore{s: s}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/kinsight/kinsight/internal/insights/value"
 )
@@ -410,5 +411,11 @@ func jsonValue(raw string) value.Value {
 			return value.Str(inner)
 		}
 	}
-	return value.FromJSON([]byte(raw))
+	if raw == "" {
+		return value.Null()
+	}
+	// FromJSON neither keeps nor writes its argument (what it keeps it
+	// copies or decodes), so the message's bytes need no copy: the copy
+	// was a tenth of a full scan's CPU.
+	return value.FromJSON(unsafe.Slice(unsafe.StringData(raw), len(raw)))
 }

@@ -285,7 +285,9 @@ func parseNumber(s string) (float64, bool) {
 // Bool, a number → Number (keeping its text for printing when it is not
 // canonical, e.g. "1.50"), a string → String (unescaped). An object or
 // array, or text that is not valid JSON, becomes a String of the raw text
-// with surrounding space trimmed, so nothing a log said is lost.
+// with surrounding space trimmed, so nothing a log said is lost. It
+// neither keeps nor writes raw: callers may pass a message's bytes
+// without copying them.
 func FromJSON(raw []byte) Value {
 	raw = trimSpace(raw)
 	if len(raw) == 0 {
@@ -436,8 +438,9 @@ func unescapeSimple(inner []byte) (string, bool) {
 		return "", false
 	}
 	out, ok := jsonx.AppendUnquoted(make([]byte, 0, len(inner)), inner)
-	if !ok {
-		return "", false
+	if !ok || len(out) == 0 {
+		return "", ok
 	}
-	return string(out), true
+	// out is this call's own buffer: the string may take it over.
+	return unsafe.String(unsafe.SliceData(out), len(out)), true
 }
