@@ -43,6 +43,7 @@ type agentMetricsFlags struct {
 	logRate                    float64
 	work, binary, jsonOut      string
 	profileDir                 string
+	memoryLimit                string
 	loghub                     string
 	seed                       uint64
 	rounds                     int
@@ -65,6 +66,7 @@ func parseAgentMetricsFlags(args []string, stderr io.Writer) (*agentMetricsFlags
 	fs.StringVar(&f.profileDir, "profile-dir", "", "save run B's agent CPU profile (30 s of the window) and heap profile (after it) here")
 	fs.StringVar(&f.loghub, "loghub", DefaultCorpusOptions().LoghubDir, "directory of loghub *_2k.log samples (log line text)")
 	fs.Uint64Var(&f.seed, "seed", 1, "random seed of pod names, sizes and usage")
+	fs.StringVar(&f.memoryLimit, "memory-limit", "", "agent.memory_limit of both runs (default: the agent's default)")
 	fs.IntVar(&f.rounds, "rounds", 1, "pairs of runs (A B A B …): on a busy machine more rounds average the noise out")
 	fs.BoolVar(&f.keep, "keep", false, "keep the temporary working directory")
 	fs.BoolVar(&f.skipBaseline, "skip-baseline", false, "run B only (no added figures; for profiling)")
@@ -93,6 +95,8 @@ type amRun struct {
 	Others   float64
 	Load     [2]string // /proc/loadavg at the window's start and end
 	LogLines int       // lines appended during the window
+	// GCCycles is the agent's GC cycles in the window.
+	GCCycles float64
 	// Agent is a selection of the agent's own metrics after the window.
 	Agent map[string]float64
 }
@@ -290,6 +294,9 @@ func (e *amEnv) agentMetricsConfig(listen, root, dataDir string, metrics bool, k
 	fmt.Fprintf(&b, "agent:\n  cluster_name: %s\n  host_name: %s\n  listen: %q\n  pprof: true\n", benchCluster, benchNode, listen)
 	fmt.Fprintf(&b, "  data_dir: %q\n  container_logs: %q\n  host_logs: []\n", dataDir, filepath.Join(root, "containers", "*.log"))
 	fmt.Fprintf(&b, "  merge_log: true\n  merge_log_key: log_processed\n")
+	if e.f.memoryLimit != "" {
+		fmt.Fprintf(&b, "  memory_limit: %s\n", e.f.memoryLimit)
+	}
 	fmt.Fprintf(&b, "  kubernetes:\n    enabled: \"true\"\n    kubeconfig: %q\n    node_name: %s\n", e.kubeconfig, benchNode)
 	fmt.Fprintf(&b, "  dataplane:\n    journal_units: []\n")
 	fmt.Fprintf(&b, "  output:\n    endpoint: %q\n    access_key_id: %s\n    secret_access_key: %s\n", e.srv.url(), agentKeyID, agentSecret)
@@ -414,6 +421,10 @@ func (e *amEnv) run(ctx context.Context, label string, metrics bool, side *amSid
 	case <-time.After(f.warmup):
 	}
 
+	var gc0 float64
+	if m, err := ag.metrics(ctx); err == nil {
+		gc0 = m["go_gc_duration_seconds_count"]
+	}
 	lines0 := logLinesWritten(e.views)
 	res.Load[0] = loadAvg()
 	start := time.Now()
@@ -507,6 +518,7 @@ func (e *amEnv) run(ctx context.Context, label string, metrics bool, side *amSid
 		}
 	}
 	if m, err := ag.metrics(ctx); err == nil {
+		res.GCCycles = m["go_gc_duration_seconds_count"] - gc0
 		res.Agent = map[string]float64{}
 		for k, v := range m {
 			if strings.HasPrefix(k, "go_memstats_") || strings.HasPrefix(k, "go_gc_") || strings.HasPrefix(k, "process_") ||
@@ -519,8 +531,8 @@ func (e *amEnv) run(ctx context.Context, label string, metrics bool, side *amSid
 			}
 		}
 	}
-	e.logf("[%s] window %.0f s: agent %.2f CPU-s = %.2f%% of a core; VmRSS mean %s max %s, VmHWM %s; %d log lines; others %.2f cores; load %s → %s",
-		label, res.Window.Seconds(), res.CPU, 100*res.cores(), kbMB(res.RSSMean), kbMB(res.RSSMax), kbMB(res.HWM), res.LogLines, res.Others, res.Load[0], res.Load[1])
+	e.logf("[%s] window %.0f s: agent %.2f CPU-s = %.2f%% of a core; VmRSS mean %s max %s, VmHWM %s; %.0f GC cycles; %d log lines; others %.2f cores; load %s → %s",
+		label, res.Window.Seconds(), res.CPU, 100*res.cores(), kbMB(res.RSSMean), kbMB(res.RSSMax), kbMB(res.HWM), res.GCCycles, res.LogLines, res.Others, res.Load[0], res.Load[1])
 	if side != nil {
 		e.logf("[%s] node-exporter: %.2f CPU-s = %.2f%% of a core, VmRSS mean %s max %s, %d scrapes of %d samples",
 			label, side.res.CPU, 100*side.res.CPU/res.Window.Seconds(), kbMB(side.res.RSSMean), kbMB(side.res.RSSMax), scrapeN, lastSeries)
@@ -660,8 +672,12 @@ func (r *agentMetricsReport) write(w io.Writer) {
 		fmt.Fprintf(w, "- deploy/kinsight-agent.yaml grants no get on nodes/stats and nodes/proxy, which a kubelet requires for /stats/summary and /pods: the harness added them\n")
 	}
 	for _, run := range append(slices.Clone(r.A), r.B...) {
-		fmt.Fprintf(w, "- Run %s (metrics %v): window %.0f s, %d log lines appended; agent %.2f%% of a core (%.2f CPU-s), VmRSS mean %s max %s; other processes %.2f cores; load average %s → %s\n",
-			run.Label, run.Metrics, run.Window.Seconds(), run.LogLines, 100*run.cores(), run.CPU, kbMB(run.RSSMean), kbMB(run.RSSMax), run.Others, run.Load[0], run.Load[1])
+		heap := ""
+		if v, ok := run.Agent["go_memstats_heap_inuse_bytes"]; ok {
+			heap = fmt.Sprintf(", Go heap in use %s", mb(int64(v)))
+		}
+		fmt.Fprintf(w, "- Run %s (metrics %v): window %.0f s, %d log lines appended; agent %.2f%% of a core (%.2f CPU-s), VmRSS mean %s max %s%s, %.0f GC cycles; other processes %.2f cores; load average %s → %s\n",
+			run.Label, run.Metrics, run.Window.Seconds(), run.LogLines, 100*run.cores(), run.CPU, kbMB(run.RSSMean), kbMB(run.RSSMax), heap, run.GCCycles, run.Others, run.Load[0], run.Load[1])
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| figure | target | measured | result |")
