@@ -41,7 +41,8 @@ func newMetrics(env *Env, a config.Agent, dataDir, node string, kubeOn bool, log
 	if !m.Enabled {
 		return nil, nil, nil, nil
 	}
-	log = log.With("component", "metrics")
+	base := log
+	log = base.With("component", "metrics")
 	eps, err := remoteWriteEndpoints(a)
 	if err != nil {
 		return nil, nil, nil, err
@@ -101,7 +102,7 @@ func newMetrics(env *Env, a config.Agent, dataDir, node string, kubeOn bool, log
 			cluster, scraping = false, false
 		}
 		if cluster {
-			if e, err := newElector(env, a, node, rc, log); err != nil {
+			if e, err := newElector(env, a, node, rc, base); err != nil {
 				log.Error("metrics: cluster metrics off", "err", err)
 			} else {
 				opts.Cluster = e
@@ -110,7 +111,7 @@ func newMetrics(env *Env, a config.Agent, dataDir, node string, kubeOn bool, log
 		}
 		if scraping {
 			so := scrape.DefaultOptions()
-			so.Kube, so.NodeName, so.Logger, so.Registerer = rc, node, log.With("component", "scrape"), reg
+			so.Kube, so.NodeName, so.Logger, so.Registerer = rc, node, base.With("component", "scrape"), reg
 			so.DefaultInterval, so.DefaultTimeout = time.Duration(m.Scrape.Interval), time.Duration(m.Scrape.Timeout)
 			so.Limits.SampleLimit = uint64(m.Scrape.SampleLimit)
 			opts.Scrape = &so
@@ -125,7 +126,7 @@ func newMetrics(env *Env, a config.Agent, dataDir, node string, kubeOn bool, log
 	if walDir == "" {
 		walDir = filepath.Join(dataDir, "metrics")
 	}
-	store, err := agentwal.Open(agentwal.Options{Dir: walDir, Endpoints: eps, Logger: log.With("component", "remote-write"), Registerer: reg})
+	store, err := agentwal.Open(agentwal.Options{Dir: walDir, Endpoints: eps, Logger: base.With("component", "remote-write"), Registerer: reg})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("agent.metrics.wal_dir: %w", err)
 	}
