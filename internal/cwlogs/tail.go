@@ -2,8 +2,10 @@ package cwlogs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -67,7 +69,11 @@ func (h *Handler) ServeTail(w http.ResponseWriter, r *http.Request) {
 	}
 	h.m.tailSessions.Inc()
 	defer h.m.tailSessions.Dec()
-	if err := f.run(r.Context()); err != nil && r.Context().Err() == nil {
+	err = f.run(r.Context())
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		h.log.Info("cwlogs: tail client took nothing for two heartbeat intervals; disconnected", "group", f.group, "remote", r.RemoteAddr)
+	case err != nil && r.Context().Err() == nil:
 		h.log.Debug("cwlogs: tail ended", "group", f.group, "err", err)
 	}
 }
@@ -293,8 +299,8 @@ func (f *follower) sendStored(ctx context.Context, from int64, lo, hi uint64) (w
 }
 
 // send writes and flushes f.buf. A client that takes nothing for two
-// heartbeat intervals is cut rather than holding the session (and the
-// store's memory it reads from) forever.
+// heartbeat intervals is cut rather than holding its session, goroutine
+// and connection forever.
 func (f *follower) send() error {
 	_ = f.rc.SetWriteDeadline(time.Now().Add(2 * f.h.heartbeat))
 	if _, err := f.w.Write(f.buf); err != nil {

@@ -425,7 +425,11 @@ func TestTailSlowClientBehindAFlush(t *testing.T) {
 // A client that stops reading is cut after two heartbeat intervals without
 // a write going through, rather than holding its session forever.
 func TestTailStalledClientIsCut(t *testing.T) {
-	e := newEnv(t, func(o *Options) { o.TailHeartbeat = 100 * time.Millisecond })
+	var logs syncBuffer
+	e := newEnv(t, func(o *Options) {
+		o.TailHeartbeat = 100 * time.Millisecond
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
 	e.seed("g", "s")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -449,5 +453,8 @@ func TestTailStalledClientIsCut(t *testing.T) {
 	n, err := io.Copy(io.Discard, resp.Body)
 	if err == nil && n >= 48*500*2000 {
 		t.Fatalf("read %d bytes and a clean end: the client was not cut", n)
+	}
+	if !strings.Contains(logs.String(), "disconnected") {
+		t.Errorf("the cut was not logged: %s", logs.String())
 	}
 }
