@@ -87,8 +87,9 @@ func (c *blockCache) bytes() int64 {
 // cache. A cached form that holds more serves a read that needs less: a
 // full block serves every form (its messages as written are what a stored
 // read of a block without elided members gives, and a reader of the
-// stored form handles either), a stored one a columns read. Blocks
-// without a columns frame (version 1) are only ever decoded whole.
+// stored form handles either), a stored one a columns read, and a full
+// read when it has no elided members. Blocks without a columns frame
+// (version 1) are only ever decoded whole.
 func (s *Store) loadBlockAs(p *part, i int, form blockForm) (*decodedBlock, error) {
 	k := blockKey{part: p, block: i}
 	if b := s.cache.get(k); b != nil {
@@ -98,18 +99,17 @@ func (s *Store) loadBlockAs(p *part, i int, form blockForm) (*decodedBlock, erro
 	if p.blocks[i].colsSize == 0 {
 		form = formFull
 	}
-	if form != formFull {
-		k.form = formStored
+	k.form = formStored
+	// A block stored without elided members is its full form too.
+	if b := s.cache.get(k); b != nil && (form != formFull || b.members == nil) {
+		s.m.cacheHits.Inc()
+		return b, nil
+	}
+	if form == formColumns {
+		k.form = formColumns
 		if b := s.cache.get(k); b != nil {
 			s.m.cacheHits.Inc()
 			return b, nil
-		}
-		if form == formColumns {
-			k.form = formColumns
-			if b := s.cache.get(k); b != nil {
-				s.m.cacheHits.Inc()
-				return b, nil
-			}
 		}
 	}
 	k.form = form
