@@ -458,3 +458,29 @@ func TestTailStalledClientIsCut(t *testing.T) {
 		t.Errorf("the cut was not logged: %s", logs.String())
 	}
 }
+
+// Deleting the group ends its follow sessions.
+func TestTailGroupDeletedEndsStream(t *testing.T) {
+	e := newEnv(t)
+	e.seed("g", "s")
+	e.seed("h", "s")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, lines := e.openTail(ctx, config.RoleReader, url.Values{"logGroupName": {"g"}})
+	e.mustOK("DeleteLogGroup", m{"logGroupName": "g"})
+	e.mustOK("PutLogEvents", putIn("h", "s", ev(nowMs(), "wake-up")))
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return
+			}
+			if !l.heartbeat {
+				t.Fatalf("event %+v after the group was deleted", l.ev)
+			}
+		case <-deadline:
+			t.Fatal("the stream did not end after its group was deleted")
+		}
+	}
+}

@@ -206,15 +206,16 @@ func (s *Store) Follow(ctx context.Context, group string, q FollowQuery) (Follow
 			pending = append(pending, cs[i:len(cs):len(cs)])
 		}
 	}
-	if len(pending) == 0 {
-		return res, nil
-	}
 
 	s.cat.mu.RLock()
 	g := s.cat.byName[group]
 	if g == nil {
 		s.cat.mu.RUnlock()
 		return res, ErrGroupNotFound
+	}
+	if len(pending) == 0 {
+		s.cat.mu.RUnlock()
+		return res, nil
 	}
 	cut := s.retentionCutoff(g.rec.RetentionDays)
 	// selected memoises the stream test for this call: name, or "" when

@@ -122,6 +122,9 @@ func TestFollowCommitOrderAndLateEvents(t *testing.T) {
 	if got, _ := followAll(t, s, "g", FollowQuery{}, &after, 10); len(got) != 0 || after != before {
 		t.Fatalf("second follow: %q, cursor %d -> %d", messages(got), before, after)
 	}
+	if _, err := s.Follow(context.Background(), "missing", FollowQuery{After: after}); err != ErrGroupNotFound {
+		t.Fatalf("missing group, nothing new: %v", err)
+	}
 	if _, err := s.Follow(context.Background(), "missing", FollowQuery{After: 0}); err != ErrGroupNotFound {
 		t.Fatalf("missing group: %v", err)
 	}
