@@ -86,10 +86,6 @@ func elideMembers(evs []headEvent) ([]elide.Member, []elide.Span) {
 	if len(cands) == 0 {
 		return nil, nil
 	}
-	keys := make([]string, len(cands))
-	for k, c := range cands {
-		keys[k] = c.Key
-	}
 	spans := make([]elide.Span, len(evs)*len(cands))
 	counts := make([]int, len(cands))
 	keep := make([]bool, len(cands))
@@ -98,7 +94,7 @@ func elideMembers(evs []headEvent) ([]elide.Member, []elide.Span) {
 	}
 	for i, e := range evs {
 		sp := spans[i*len(cands) : (i+1)*len(cands)]
-		if !elide.Find(e.msg, keys, sp, counts) {
+		if !elide.FindMembers(e.msg, cands, sp, counts) {
 			return nil, nil
 		}
 		for k, c := range cands {
@@ -115,12 +111,6 @@ func elideMembers(evs []headEvent) ([]elide.Member, []elide.Span) {
 	}
 	if n == 0 {
 		return nil, nil
-	}
-	var f jsonFlattener
-	for _, e := range evs {
-		if !f.flatten(e.msg) {
-			return nil, nil
-		}
 	}
 	if n < len(cands) {
 		// Keep the surviving members' spans only.
@@ -140,11 +130,63 @@ func elideMembers(evs []headEvent) ([]elide.Member, []elide.Span) {
 		}
 		cands, spans = ms, out
 	}
+	if !noDuplicatePaths(evs, cands, spans) {
+		return nil, nil
+	}
 	// Copied out of the message, which the caller may reuse.
 	for k := range cands {
 		cands[k] = elide.Member{Key: strings.Clone(cands[k].Key), Value: strings.Clone(cands[k].Value)}
 	}
 	return cands, spans
+}
+
+// noDuplicatePaths reports whether no flattened path occurs twice in any
+// message of evs, given members found in all of them (spans as
+// elideMembers gives them). The members' values are the first message's,
+// which blockConstants checked whole, so only the stored messages (each
+// member's value replaced by {}) are flattened: a path occurs twice in a
+// message exactly when it does in the stored one, or when a stored path
+// lies under a member (a key "kubernetes.pod_name" beside the kubernetes
+// object). That is a third of the work of flattening whole messages.
+func noDuplicatePaths(evs []headEvent, members []elide.Member, spans []elide.Span) bool {
+	var f jsonFlattener
+	var buf []byte
+	nm := len(members)
+	for i, e := range evs {
+		buf = appendStored(buf[:0], e.msg, spans[i*nm:(i+1)*nm])
+		if !f.flatten(unsafe.String(unsafe.SliceData(buf), len(buf))) {
+			return false
+		}
+		for _, sp := range f.spans {
+			p := f.paths[sp[0]:sp[1]]
+			for _, m := range members {
+				if len(p) > len(m.Key) && p[len(m.Key)] == '.' && string(p[:len(m.Key)]) == m.Key {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// appendStored appends msg with the values at spans replaced by the
+// placeholder (spans in any order, not overlapping).
+func appendStored(dst []byte, msg string, spans []elide.Span) []byte {
+	at := 0
+	for {
+		k := -1
+		for j, x := range spans {
+			if x.Start >= at && (k < 0 || x.Start < spans[k].Start) {
+				k = j
+			}
+		}
+		if k < 0 {
+			return append(dst, msg[at:]...)
+		}
+		dst = append(dst, msg[at:spans[k].Start]...)
+		dst = append(dst, elide.Placeholder...)
+		at = spans[k].End
+	}
 }
 
 // encodeBlockV3 appends a version 3 block's raw layout to dst: the members
@@ -171,24 +213,7 @@ func encodeBlockV3(dst []byte, evs []headEvent, members []elide.Member, spans []
 	}
 	cols := len(dst)
 	for i, e := range evs {
-		sp := spans[i*nm : (i+1)*nm]
-		at := 0
-		// Spans in message order: members may sit in any order.
-		for {
-			k := -1
-			for j, x := range sp {
-				if x.Start >= at && (k < 0 || x.Start < sp[k].Start) {
-					k = j
-				}
-			}
-			if k < 0 {
-				break
-			}
-			dst = append(dst, e.msg[at:sp[k].Start]...)
-			dst = append(dst, elide.Placeholder...)
-			at = sp[k].End
-		}
-		dst = append(dst, e.msg[at:]...)
+		dst = appendStored(dst, e.msg, spans[i*nm:(i+1)*nm])
 	}
 	return dst, cols
 }

@@ -404,3 +404,42 @@ func TestStoreElidedReads(t *testing.T) {
 	readAll()
 	scanStored(false)
 }
+
+// BenchmarkEncodeBlock: what writing one 1 MiB block of Container
+// Insights records costs (flushes and merges), constants and elision
+// included; bytes are the messages' bytes.
+func BenchmarkEncodeBlock(b *testing.B) {
+	c := testCodec(b)
+	kube := `{"pod_name":"checkout-api-7c9d8f6b5-x2x9k","namespace_name":"payments","pod_id":"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",` +
+		`"labels":{"app":"checkout-api","app.kubernetes.io/part-of":"payments","pod-template-hash":"7c9d8f6b5"},` +
+		`"annotations":{"kubernetes.io/psp":"eks.privileged","prometheus.io/scrape":"true","prometheus.io/port":"9102"},` +
+		`"host":"ip-10-0-1-23.us-west-2.compute.internal","container_name":"checkout-api",` +
+		`"docker_id":"5e2f0c7d9a1b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5",` +
+		`"container_hash":"123456789012.dkr.ecr.us-west-2.amazonaws.com/checkout-api@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",` +
+		`"container_image":"123456789012.dkr.ecr.us-west-2.amazonaws.com/checkout-api:2024.11.3"}`
+	var evs []headEvent
+	size := 0
+	for i := 0; size < 1<<20; i++ {
+		m := fmt.Sprintf(`{"log":"2026-11-22 10:%02d:%02d INFO request %d served in %d ms \"GET /api/v1/orders\"","stream":"stdout","level":"info","time":"2026-11-22T10:00:00.%06dZ","kubernetes":%s}`,
+			i/60%60, i%60, i, i%977, i, kube)
+		evs = append(evs, headEvent{ts: int64(i), seq: uint64(i), ingest: int64(i), msg: m})
+		size += len(m)
+	}
+	for _, v := range []int{2, 3} {
+		b.Run(fmt.Sprintf("v%d", v), func(b *testing.B) {
+			dir := b.TempDir()
+			pw, err := newPartWriter(dir, 1, 0, c)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer pw.abort()
+			pw.meta.Version = v
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				if err := pw.addBlock(1, 1, evs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

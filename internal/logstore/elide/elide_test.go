@@ -91,6 +91,15 @@ func FuzzRestore(f *testing.F) {
 		if err != nil || string(got) != msg {
 			t.Fatalf("Restore(%q) = %q, %v; want %q", stored, got, err, msg)
 		}
+		// FindMembers, which recognises the value by its text, finds
+		// what Find finds.
+		spans, counts := make([]Span, 1), make([]int, 1)
+		fspans, fcounts := make([]Span, 1), make([]int, 1)
+		ok1 := Find(msg, []string{key}, spans, counts)
+		ok2 := FindMembers(msg, []Member{m}, fspans, fcounts)
+		if ok1 != ok2 || counts[0] != fcounts[0] || spans[0] != fspans[0] {
+			t.Fatalf("FindMembers(%q) = %v %v %v, Find %v %v %v", msg, ok2, fspans, fcounts, ok1, spans, counts)
+		}
 		// A message encoding/json accepts keeps its other members.
 		var orig, st map[string]json.RawMessage
 		if json.Unmarshal([]byte(msg), &orig) == nil {
