@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/kinsight/kinsight/internal/logstore"
@@ -57,9 +58,10 @@ func FuzzDecodeRequest(f *testing.F) {
 		{0, "{\"logGroupName\":\"\xff\"}"},
 		{2, `[1,2,3]`},
 		{2, ``},
+		{2, "\xff\xff\xff\xff\x0f\x00"}, // as S2: a 4 GiB decoded length
 	}
 	for _, s := range seeds {
-		for enc := uint8(0); enc < 3; enc++ {
+		for enc := uint8(0); enc < 6; enc++ {
 			f.Add(s.op, enc, []byte(s.body))
 		}
 	}
@@ -76,7 +78,7 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, opIdx, encoding uint8, body []byte) {
 		op := fuzzOps[int(opIdx)%len(fuzzOps)]
 		raw, contentEncoding := body, ""
-		switch encoding % 4 {
+		switch encoding % 6 {
 		case 1:
 			var buf bytes.Buffer
 			zw := gzip.NewWriter(&buf)
@@ -88,6 +90,12 @@ func FuzzDecodeRequest(f *testing.F) {
 		case 3:
 			// Claims gzip but is not.
 			contentEncoding = "gzip"
+		case 4:
+			raw, contentEncoding = s2.Encode(nil, body), S2Encoding
+		case 5:
+			// Claims S2 but is not: a length header (a bomb's, maybe)
+			// followed by anything.
+			contentEncoding = S2Encoding
 		}
 		req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(raw))
 		req.Header.Set("X-Amz-Target", targetPrefix+op)

@@ -33,6 +33,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/semaphore"
@@ -367,7 +368,13 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 	return buf.Bytes(), nil
 }
 
-// decodeBody undoes Content-Encoding (gzip or zstd), capping the
+// S2Encoding is the Content-Encoding of a body in the S2 block format
+// (github.com/klauspost/compress/s2, Encode): the kinsight agent's default
+// against a kinsight server, about five times cheaper to write than zstd's
+// fastest level, for about one and a half times its bytes on the wire.
+const S2Encoding = "x-kinsight-s2"
+
+// decodeBody undoes Content-Encoding (gzip, zstd or S2), capping the
 // decompressed size so a small bomb cannot expand without bound.
 func (h *Handler) decodeBody(encoding string, raw []byte) ([]byte, error) {
 	var (
@@ -377,6 +384,21 @@ func (h *Handler) decodeBody(encoding string, raw []byte) ([]byte, error) {
 	switch strings.ToLower(strings.TrimSpace(encoding)) {
 	case "", "identity":
 		return raw, nil
+	case S2Encoding:
+		// A block states its decoded length up front: refuse a bomb
+		// before allocating for it.
+		n, err := s2.DecodedLen(raw)
+		if err != nil {
+			return nil, serializationError("Invalid %s request body: %v", S2Encoding, err)
+		}
+		if int64(n) > h.maxBody {
+			return nil, tooLarge(h.maxBody)
+		}
+		out, err := s2.Decode(make([]byte, n), raw)
+		if err != nil {
+			return nil, serializationError("Invalid %s request body: %v", S2Encoding, err)
+		}
+		return out, nil
 	case "gzip", "x-gzip":
 		var gz *gzip.Reader
 		if gz, err = gzip.NewReader(bytes.NewReader(raw)); err != nil {
@@ -394,7 +416,7 @@ func (h *Handler) decodeBody(encoding string, raw []byte) ([]byte, error) {
 		defer zd.Close()
 		zr = zd
 	default:
-		return nil, serializationError("Unsupported Content-Encoding %q; use gzip or zstd.", truncate(encoding, 64))
+		return nil, serializationError("Unsupported Content-Encoding %q; use gzip, zstd or "+S2Encoding+".", truncate(encoding, 64))
 	}
 	out, err := io.ReadAll(io.LimitReader(zr, h.maxBody+1))
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -47,6 +48,8 @@ func TestRequestDecodingErrors(t *testing.T) {
 		{"unsupported encoding", "DescribeLogGroups", `{}`, map[string]string{"Content-Encoding": "br"}, 400, errSerialization},
 		{"bad gzip", "DescribeLogGroups", `{}`, map[string]string{"Content-Encoding": "gzip"}, 400, errSerialization},
 		{"bad zstd", "DescribeLogGroups", `{}`, map[string]string{"Content-Encoding": "zstd"}, 400, errSerialization},
+		{"bad s2", "DescribeLogGroups", `{}`, map[string]string{"Content-Encoding": S2Encoding}, 400, errSerialization},
+		{"truncated s2", "DescribeLogGroups", string(s2.Encode(nil, []byte(`{"limit":5}`))[:6]), map[string]string{"Content-Encoding": S2Encoding}, 400, errSerialization},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -198,6 +201,8 @@ func zstdBytes(t *testing.T, b []byte) []byte {
 	return enc.EncodeAll(b, nil)
 }
 
+func s2Bytes(_ *testing.T, b []byte) []byte { return s2.Encode(nil, b) }
+
 func TestCompressedBodies(t *testing.T) {
 	e := newEnv(t)
 	e.seed("/z", "s")
@@ -206,7 +211,7 @@ func TestCompressedBodies(t *testing.T) {
 	for _, tc := range []struct {
 		enc  string
 		comp func(*testing.T, []byte) []byte
-	}{{"gzip", gzipBytes}, {"zstd", zstdBytes}} {
+	}{{"gzip", gzipBytes}, {"zstd", zstdBytes}, {S2Encoding, s2Bytes}} {
 		body := []byte(`{"logGroupName":"/z","logStreamName":"s","logEvents":[{"timestamp":` +
 			strconv.FormatInt(now, 10) + `,"message":"via ` + tc.enc + `"}]}`)
 		r := e.rawCall("PutLogEvents", tc.comp(t, body), &agent, map[string]string{"Content-Encoding": tc.enc})
@@ -216,7 +221,8 @@ func TestCompressedBodies(t *testing.T) {
 	}
 	var out filterLogEventsOutput
 	e.mustOK("FilterLogEvents", m{"logGroupName": "/z"}).decode(t, &out)
-	if len(out.Events) != 2 || out.Events[0].Message != "via gzip" || out.Events[1].Message != "via zstd" {
+	if len(out.Events) != 3 || out.Events[0].Message != "via gzip" || out.Events[1].Message != "via zstd" ||
+		out.Events[2].Message != "via "+S2Encoding {
 		t.Fatalf("events %+v", out.Events)
 	}
 	// Bombs: small compressed bodies that expand past MaxRequestBytes.
@@ -224,7 +230,7 @@ func TestCompressedBodies(t *testing.T) {
 	for _, tc := range []struct {
 		enc  string
 		comp func(*testing.T, []byte) []byte
-	}{{"gzip", gzipBytes}, {"zstd", zstdBytes}} {
+	}{{"gzip", gzipBytes}, {"zstd", zstdBytes}, {S2Encoding, s2Bytes}} {
 		r := e.rawCall("DescribeLogGroups", tc.comp(t, huge), &agent, map[string]string{"Content-Encoding": tc.enc})
 		wantErr(t, r, http.StatusRequestEntityTooLarge, errSerialization)
 	}

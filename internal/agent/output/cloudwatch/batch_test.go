@@ -141,7 +141,7 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 	for _, tc := range []struct{ compression, endpoint, want string }{
-		{CompressionAuto, "", ""}, {CompressionAuto, "http://k", "zstd"}, {CompressionGzip, "", "gzip"}, {CompressionNone, "http://k", ""},
+		{CompressionAuto, "", ""}, {CompressionAuto, "http://k", S2Encoding}, {CompressionGzip, "", "gzip"}, {CompressionNone, "http://k", ""},
 	} {
 		c := Config{Compression: tc.compression, Endpoint: tc.endpoint}
 		if got := c.encoding(); got != tc.want {

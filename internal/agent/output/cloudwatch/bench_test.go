@@ -7,10 +7,10 @@ import (
 )
 
 // BenchmarkSend sends 1 MiB batches (2048 events of 486 bytes) to a real
-// kinsight server per compression mode; the time includes the server's
-// durable write.
+// kinsight server per compression mode (auto: S2); the time includes the
+// server's durable write.
 func BenchmarkSend(b *testing.B) {
-	for _, c := range []string{CompressionNone, CompressionZstd, CompressionGzip} {
+	for _, c := range []string{CompressionNone, CompressionAuto, CompressionZstd, CompressionGzip} {
 		b.Run(c, func(b *testing.B) {
 			s := startServer(b)
 			o, _ := newOutput(b, s, func(cfg *Config) { cfg.Compression = c })

@@ -32,8 +32,10 @@ type Config struct {
 	// Default: empty.
 	AccessKeyID     string `yaml:"access_key_id"`
 	SecretAccessKey string `yaml:"secret_access_key"`
-	// Compression of request bodies: auto (zstd with an Endpoint, none for
-	// AWS), gzip, zstd or none. AWS itself accepts none. Default: auto.
+	// Compression of request bodies: auto, gzip, zstd or none. AWS itself
+	// accepts none. auto is S2 (Content-Encoding x-kinsight-s2) with an
+	// Endpoint, falling back to zstd for good if the server refuses S2 (a
+	// kinsight server from before it), and none for AWS. Default: auto.
 	Compression string `yaml:"compression"`
 	// MaxRetries is how many times a failed batch is retried before Send
 	// gives up (0: never). Default: 10.
@@ -114,7 +116,7 @@ func (c *Config) Validate(key string) error {
 	return errors.Join(errs...)
 }
 
-// encoding is the Content-Encoding the output uses ("" for none).
+// encoding is the Content-Encoding the output starts with ("" for none).
 func (c *Config) encoding() string {
 	switch c.Compression {
 	case CompressionGzip:
@@ -123,7 +125,7 @@ func (c *Config) encoding() string {
 		return "zstd"
 	case CompressionAuto:
 		if c.Endpoint != "" {
-			return "zstd"
+			return S2Encoding
 		}
 	}
 	return ""

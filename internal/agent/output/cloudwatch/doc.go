@@ -63,9 +63,14 @@
 //
 // # Compression
 //
-// Against a kinsight server the request body is compressed (zstd by
-// default, or gzip) by a Build-step middleware, before the Finalize step
-// hashes the payload and signs it. The kinsight server verifies SigV4 on the
+// Against a kinsight server the request body is compressed by a
+// Build-step middleware, before the Finalize step hashes the payload and
+// signs it. By default ("auto") that is an S2 block (Content-Encoding
+// x-kinsight-s2): about five times cheaper to write than zstd's fastest
+// level, for a body about 1.5 times zstd's (still a tenth of the JSON). A
+// server that answers 400 "Unsupported Content-Encoding" (a kinsight
+// server from before S2) gets the same request again in zstd, and every
+// later one. zstd or gzip can be chosen instead; they never fall back. The kinsight server verifies SigV4 on the
 // raw, compressed bytes and only then decodes Content-Encoding, so the
 // signature must cover the compressed body, which this order ensures. AWS's
 // CloudWatch Logs does not accept compressed PutLogEvents bodies, hence

@@ -30,6 +30,8 @@ type Output struct {
 	log    *slog.Logger
 	client *cloudwatchlogs.Client
 	m      *metrics
+	// comp compresses request bodies (nil: none).
+	comp *compressor
 	// sleep waits d or until ctx ends (tests keep the real one).
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -86,11 +88,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg prometheus.Re
 	onWire := func(_, wire int) { m.requestBytes.Add(float64(wire)) }
 	var bodyMW middleware.BuildMiddleware = countingMiddleware{onWire: onWire}
 	if enc := cfg.encoding(); enc != "" {
-		c, err := newCompressor(enc, onWire)
+		c, err := newCompressor(enc, cfg.Compression == CompressionAuto, onWire)
 		if err != nil {
 			return nil, err
 		}
-		bodyMW = c
+		bodyMW, o.comp = c, c
 	}
 	o.client = cloudwatchlogs.NewFromConfig(awsCfg, func(co *cloudwatchlogs.Options) {
 		if cfg.Endpoint != "" {
@@ -166,9 +168,11 @@ func (o *Output) sendBatch(ctx context.Context, group, stream string, batch []Ev
 		LogStreamName: aws.String(stream),
 		LogEvents:     []types.InputLogEvent{},
 	}
-	ctx, fe := withFastEvents(ctx, group, stream, batch, hdr)
+	// Only the put gets the events: CreateLogStream and the others, sent
+	// with ctx, keep their own bodies.
+	putCtx, fe := withFastEvents(ctx, group, stream, batch, hdr)
 	for attempt := 0; ; attempt++ {
-		out, err := o.put(ctx, in)
+		out, err := o.put(putCtx, in)
 		if err == nil {
 			putBufs(fe) // answered 200: the whole body was read
 			o.acknowledged(group, stream, out, len(batch), size)
@@ -176,6 +180,12 @@ func (o *Output) sendBatch(ctx context.Context, group, stream string, batch []Ev
 			return nil
 		}
 		fe.bufs = nil // maybe still being written: left to the collector
+		if o.comp.useFallback(err) {
+			o.log.Warn("cloudwatch output: the server does not accept S2 request bodies (older kinsight server?); using zstd",
+				"endpoint", o.cfg.Endpoint, "err", err)
+			attempt-- // not a failure of the batch
+			continue
+		}
 		var notFound *types.ResourceNotFoundException
 		if errors.As(err, &notFound) {
 			// Creating is part of this attempt; a retryable failure while

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -54,7 +56,7 @@ func TestSendCompressionModes(t *testing.T) {
 		{CompressionNone, false},
 		{CompressionGzip, true},
 		{CompressionZstd, true},
-		{CompressionAuto, true}, // Endpoint set: zstd
+		{CompressionAuto, true}, // Endpoint set: S2
 	} {
 		t.Run(tc.compression, func(t *testing.T) {
 			o, _ := newOutput(t, s, func(c *Config) { c.Compression = tc.compression; c.RetentionDays = 7 })
@@ -88,6 +90,25 @@ func TestSendCompressionModes(t *testing.T) {
 			}
 			checkSame(t, readAll(t, s, group, stream), append(want, more...))
 		})
+	}
+}
+
+// TestCreatesKeepTheirBodies: the group and stream a Send creates get
+// their own requests' bodies, not the put's events (they once did, and
+// PutRetentionPolicy, missing its retentionInDays, failed).
+func TestCreatesKeepTheirBodies(t *testing.T) {
+	s := startServer(t)
+	// Setting retention takes an admin key.
+	o, _ := newOutput(t, s, func(c *Config) {
+		c.AccessKeyID, c.SecretAccessKey = adminKey, adminSecret
+		c.RetentionDays = 7
+	})
+	if err := o.Send(context.Background(), "/retained", "s", makeEvents(10, time.Now().UnixMilli(), 50)); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	groups, err := o.Client().DescribeLogGroups(context.Background(), &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String("/retained")})
+	if err != nil || len(groups.LogGroups) != 1 || aws.ToInt32(groups.LogGroups[0].RetentionInDays) != 7 {
+		t.Fatalf("DescribeLogGroups: %v, %d groups; want one with retention 7", err, len(groups.LogGroups))
 	}
 }
 
