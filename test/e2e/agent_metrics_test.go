@@ -175,6 +175,15 @@ func TestAgentMetrics(t *testing.T) {
 	}
 	t.Logf("node_load1: %d samples from %s to %s; server down %s to %s", len(samples),
 		first.Format(time.TimeOnly), last.Format(time.TimeOnly), stoppedAt.Format(time.TimeOnly), restartedAt.Format(time.TimeOnly))
+	during := 0
+	for _, smp := range samples {
+		if smp.t.After(stoppedAt) && smp.t.Before(restartedAt) {
+			during++
+		}
+	}
+	if during == 0 {
+		t.Errorf("no node_load1 sample collected during the outage arrived")
+	}
 	for i := 1; i < len(samples); i++ {
 		if d := samples[i].t.Sub(samples[i-1].t); d < metricsInterval/2 || d > metricsInterval*3/2 {
 			t.Errorf("gap of %s between samples %d and %d (%s, %s)", d, i-1, i, samples[i-1].t.Format(time.TimeOnly), samples[i].t.Format(time.TimeOnly))
