@@ -136,6 +136,14 @@ func TestAgentMetrics(t *testing.T) {
 	waitMetric("pod metrics from the kubelet", `pod_cpu_utilization{ClusterName="e2e",NodeName="minikube",Namespace="kube-system",PodName=~"kube-scheduler.*"}`, one(math.NaN()))
 	waitMetric("pod memory from the kubelet", `pod_memory_working_set{ClusterName="e2e",NodeName="minikube",Namespace="default"}`, func(r []amSample) bool { return len(r) >= 1 })
 	waitMetric("node Container Insights metrics", `node_cpu_utilization{ClusterName="e2e",NodeName="minikube"}`, one(math.NaN()))
+	// The agent's node metrics agree with node-exporter's for the same
+	// host (memory size: exact; nodemetrics' TestCompareNodeExporter
+	// compares every series).
+	waitMetric("node-exporter's MemTotal through the PodMonitor", `node_memory_MemTotal_bytes{job="mon/node-exporter"}`, one(math.NaN()))
+	ours, theirs := q(`node_memory_MemTotal_bytes{job="kinsight-agent"}`), q(`node_memory_MemTotal_bytes{job="mon/node-exporter"}`)
+	if len(ours) != 1 || len(theirs) != 1 || ours[0].value != theirs[0].value {
+		t.Errorf("node_memory_MemTotal_bytes: agent %v, node-exporter %v", ours, theirs)
+	}
 	lease, err := cs.CoordinationV1().Leases("kinsight").Get(ctx, "kinsight-agent-cluster-metrics", metav1.GetOptions{})
 	if err != nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != "agent-pod-0" {
 		t.Errorf("cluster-metrics Lease = %v, %v; want held by agent-pod-0 ($POD_NAME)", leaseHolder(lease), err)
