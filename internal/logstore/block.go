@@ -472,7 +472,9 @@ func (c *codec) close() {
 // Constant is a field of JSON messages whose value is the same in every
 // event of a block: Name is the flattened dotted path (kubernetes.pod_name),
 // JSON the value's exact JSON text (a string with its quotes, a number,
-// true, false or null).
+// true, false or null). ScanBlocks also lists a block's elided members as
+// constants whose JSON is an object (see ScanBatch.Constants); the index
+// holds scalars only.
 type Constant struct{ Name, JSON string }
 
 // Bounds on what a block records as constant, so an index entry stays small

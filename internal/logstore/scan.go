@@ -72,7 +72,10 @@ type ScanBatch struct {
 	// fn returns; the strings are not.
 	Records []Record
 	// Constants are fields whose value is the same in every event of the
-	// block (nil for head events and blocks without any).
+	// block (nil for head events and blocks without any). When the
+	// Records hold stored messages with elided members (ScanBlocks), the
+	// members follow the scalar constants, one each: Name the member's
+	// key, JSON its object.
 	Constants []Constant
 	// NoMessages is set when PlanBlock said the messages were not needed:
 	// every Record's Message is empty.
