@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -525,7 +526,8 @@ func (e *amEnv) run(ctx context.Context, label string, metrics bool, side *amSid
 				strings.Contains(k, "metrics") || strings.Contains(k, "remote") || strings.Contains(k, "wal") ||
 				k == "kinsight_agent_output_events_total" || strings.HasPrefix(k, "kinsight_agent_podmetrics") ||
 				strings.HasPrefix(k, "kinsight_agent_nodemetrics") || strings.HasPrefix(k, "kinsight_agent_cluster") {
-				if !strings.Contains(k, "_bucket") {
+				// JSON has no NaN (an empty summary's quantiles).
+				if !strings.Contains(k, "_bucket") && !math.IsNaN(v) && !math.IsInf(v, 0) {
 					res.Agent[k] = v
 				}
 			}
