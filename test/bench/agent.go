@@ -474,6 +474,7 @@ func steady(ctx context.Context, f *flags, rep *agentReport, ag *agentProc, srv 
 	if err != nil {
 		return err
 	}
+	m0, _ := ag.metrics(ctx) // GC cycles and requests, for the steady phase's counts
 	sampleCtx, stopSample := context.WithCancel(ctx)
 	var maxKB int64
 	var wg sync.WaitGroup
@@ -524,8 +525,28 @@ func steady(ctx context.Context, f *flags, rep *agentReport, ag *agentProc, srv 
 		return err
 	}
 	rep.SteadyCPU, rep.SteadyMaxKB = cpu1-cpu0, maxKB
-	if st, err := procStatusKB(ag.pid(), "VmHWM"); err == nil {
+	if st, err := procStatusKB(ag.pid(), "VmHWM", "RssAnon", "RssFile"); err == nil {
 		rep.SteadyHWMKB = st["VmHWM"]
+		logf("steady: agent VmRSS at the end: %s anonymous (heap, stacks), %s of files (the binary's pages)",
+			kbMB(st["RssAnon"]), kbMB(st["RssFile"]))
+	}
+	if m1, err := ag.metrics(ctx); err == nil && m0 != nil {
+		d := func(k string) float64 { return m1[k] - m0[k] }
+		reqs := d("kinsight_agent_output_requests_total") // (labels summed)
+		logf("steady: agent made %.0f GC cycles and %.0f requests (%.0f events each); heap in use %s at the end",
+			d("go_gc_duration_seconds_count"), reqs, d("kinsight_agent_output_events_total")/max(1, reqs),
+			kbMB(int64(m1["go_memstats_heap_inuse_bytes"]/1024)))
+	}
+	if f.profileDir != "" {
+		// With the catch-up's heap profile as -diff_base, -sample_index=alloc_space
+		// shows what the steady phase allocated.
+		heap := filepath.Join(f.profileDir, "agent-steady-heap.pprof")
+		if err := fetchToFile(ctx, fmt.Sprintf("http://%s/debug/pprof/heap", ag.listen), heap); err != nil {
+			logf("agent heap profile: %v", err)
+		} else {
+			logf("agent heap profile after the steady phase: %s (go tool pprof -sample_index=alloc_space -diff_base %s …)",
+				heap, filepath.Join(f.profileDir, "agent-heap.pprof"))
+		}
 	}
 	logf("steady: wrote %d lines in %.1f s; agent %.1f%% of a core, max VmRSS %s; waiting for the last lines…",
 		rep.Steady.Written, rep.Steady.Took.Seconds(), 100*rep.steadyCores(), kbMB(maxKB))

@@ -192,7 +192,11 @@ func (r *reader) done() error {
 	return r.err
 }
 
-func decodePayload(b []byte) (payload, error) {
+func decodePayload(b []byte) (payload, error) { return decodePayloadInto(nil, b) }
+
+// decodePayloadInto decodes b appending its events to evs[:0] (nil: a new
+// slice).
+func decodePayloadInto(evs []cloudwatch.Event, b []byte) (payload, error) {
 	r := reader{b: b}
 	v := r.version()
 	var p payload
@@ -204,7 +208,10 @@ func decodePayload(b []byte) (payload, error) {
 	}
 	if r.err == nil {
 		// Events take at least 6 bytes in version 3; records, hundreds.
-		p.Events = make([]cloudwatch.Event, 0, max(n, len(r.b)/256))
+		if want := max(n, len(r.b)/256); evs == nil || cap(evs) < want {
+			evs = make([]cloudwatch.Event, 0, want)
+		}
+		p.Events = evs[:0]
 	}
 	for i := 0; (i < n || (n < 0 && len(r.b) > 0)) && r.err == nil; i++ {
 		e := cloudwatch.Event{Timestamp: r.varint(), Message: r.str()}

@@ -79,7 +79,7 @@ func TestBatchPushedSorted(t *testing.T) {
 	b := pr.batch(bk)
 	for i, ts := range []int64{5, 3, 5, 4} {
 		e := cloudwatch.Event{Timestamp: ts, Message: fmt.Sprint(i), End: int64(i + 1), Source: 7}
-		pr.pending += b.add(bk, &e)
+		pr.pending += b.add(&p.pool, bk, &e)
 	}
 	if b.sorted {
 		t.Fatal("batch says sorted")

@@ -111,6 +111,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg prometheus.Re
 	return o, nil
 }
 
+// SkipsRepeats reports whether the destination is a kinsight server, which
+// stores an event it already holds (by its position) only once.
+func (o *Output) SkipsRepeats() bool { return o.cfg.Endpoint != "" }
+
 // Client is the SDK client the output uses (for reading back in tests and
 // tools).
 func (o *Output) Client() *cloudwatchlogs.Client { return o.client }
@@ -137,7 +141,7 @@ func (o *Output) Send(ctx context.Context, group, stream string, events []Event)
 	// Positions go only to a kinsight server, and only when every event
 	// has one and each channel's ends grow in body order (the batch was
 	// sorted by time; a runtime clock going back can reorder a channel).
-	positions := o.cfg.Endpoint != ""
+	positions := o.SkipsRepeats()
 	if positions {
 		_, positions = appendPositions(nil, p.events, map[chanKey]int64{})
 	}
