@@ -280,6 +280,7 @@ func FuzzDecodeBlock(f *testing.F) {
 // FuzzDecodeIndex: a corrupt index gives an error, not a panic.
 func FuzzDecodeIndex(f *testing.F) {
 	bm := []blockMeta{{streamID: 3, minTs: 1, maxTs: 9, count: 4, rawBytes: 100, off: 8, size: 50, colsSize: 10, consts: []Constant{{"a", "1"}}}}
+	f.Add(encodeIndex(bm, 3), 3)
 	f.Add(encodeIndex(bm, 2), 2)
 	f.Add(encodeIndex(bm, 1), 1)
 	f.Fuzz(func(t *testing.T, b []byte, version int) {
