@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -481,6 +482,23 @@ func TestTailGroupDeletedEndsStream(t *testing.T) {
 			}
 		case <-deadline:
 			t.Fatal("the stream did not end after its group was deleted")
+		}
+	}
+}
+
+func TestAppendPosMatchesFormatPos(t *testing.T) {
+	cases := []logstore.Pos{
+		{}, {Timestamp: -1}, {Timestamp: math.MinInt64}, {Timestamp: math.MaxInt64, Seq: math.MaxUint64},
+		{Timestamp: 1763800000000, Seq: 12345 << 16}, {Timestamp: -1763800000000, Seq: 1},
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		cases = append(cases, logstore.Pos{Timestamp: int64(r.Uint64()), Seq: r.Uint64()})
+		cases = append(cases, logstore.Pos{Timestamp: r.Int64N(1 << 42), Seq: r.Uint64N(1 << 40)})
+	}
+	for _, p := range cases {
+		if got, want := string(appendPos(nil, p)), formatPos(p); got != want {
+			t.Fatalf("%+v: %s, want %s", p, got, want)
 		}
 	}
 }
