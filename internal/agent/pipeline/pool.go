@@ -1,9 +1,9 @@
 package pipeline
 
 import (
-	"math/bits"
 	"sync"
 
+	"github.com/kinsight/kinsight/internal/agent/buffer"
 	"github.com/kinsight/kinsight/internal/agent/output/cloudwatch"
 )
 
@@ -16,40 +16,17 @@ import (
 // deliver hands acknowledged payloads back here and batches take theirs
 // from here.
 
-// Payload buffers are pooled by capacity in powers of two, from
-// firstBatchBytes up to what a batch may reach.
-const (
-	minPoolShift = 12 // 4 KiB
-	maxPoolShift = 21 // 2 MiB
-)
-
 type payloadPool struct {
-	classes [maxPoolShift - minPoolShift + 1]sync.Pool
-	events  sync.Pool // *[]cloudwatch.Event
+	bytes  buffer.BytePool
+	events sync.Pool // *[]cloudwatch.Event
 }
 
 // get returns an empty buffer of capacity at least n.
-func (pp *payloadPool) get(n int) []byte {
-	shift := max(bits.Len(uint(max(n, 1)-1)), minPoolShift)
-	if shift > maxPoolShift {
-		return make([]byte, 0, n)
-	}
-	if b, ok := pp.classes[shift-minPoolShift].Get().(*[]byte); ok {
-		return (*b)[:0]
-	}
-	return make([]byte, 0, 1<<shift)
-}
+func (pp *payloadPool) get(n int) []byte { return pp.bytes.Get(n) }
 
 // put gives b back; the caller must not use it (or anything decoded from
 // it without a copy) again.
-func (pp *payloadPool) put(b []byte) {
-	shift := bits.Len(uint(cap(b))) - 1 // the class whose size cap(b) covers
-	if shift < minPoolShift || shift > maxPoolShift {
-		return
-	}
-	b = b[:0]
-	pp.classes[shift-minPoolShift].Put(&b)
-}
+func (pp *payloadPool) put(b []byte) { pp.bytes.Put(b) }
 
 // getEvents returns an empty event slice for decoding a payload.
 func (pp *payloadPool) getEvents() []cloudwatch.Event {

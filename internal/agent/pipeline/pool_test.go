@@ -10,7 +10,7 @@ import (
 // only handed out for requests it can hold.
 func TestPayloadPool(t *testing.T) {
 	var pp payloadPool
-	for _, n := range []int{0, 1, 4095, 4096, 4097, 100_000, 1 << 21, 1<<21 + 1, 5 << 20} {
+	for _, n := range []int{0, 1, 4095, 4096, 4097, 100_000, 1 << 22, 1<<22 + 1, 5 << 20} {
 		b := pp.get(n)
 		if len(b) != 0 || cap(b) < n {
 			t.Fatalf("get(%d): len %d cap %d", n, len(b), cap(b))

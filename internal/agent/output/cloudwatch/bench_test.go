@@ -2,8 +2,16 @@ package cloudwatch
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinsight/kinsight/internal/jsonx"
 )
 
 // BenchmarkSend sends 1 MiB batches (2048 events of 486 bytes) to a real
@@ -24,5 +32,39 @@ func BenchmarkSend(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkSendRequestCost is the agent's side of one steady-state
+// PutLogEvents: 50 quoted records of about 1 KB (what 10,000 lines/s over
+// 200 streams makes per batch) to a server that only reads the body and
+// answers {}, so the figure is the output's own cost per request: body,
+// S2, SDK middleware, signing, HTTP.
+func BenchmarkSendRequestCost(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	defer srv.Close()
+	cfg := DefaultConfig()
+	cfg.Endpoint = srv.URL
+	cfg.Region = "us-east-1"
+	cfg.AccessKeyID, cfg.SecretAccessKey = agentKey, agentSecret
+	o, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	evs := makeEvents(50, time.Now().UnixMilli(), 1000)
+	for i := range evs {
+		evs[i].Message = string(jsonx.AppendString(nil, evs[i].Message))
+		evs[i].Quoted, evs[i].Size = true, 1000
+		evs[i].Source, evs[i].Channel, evs[i].End = 12345, 1, int64(1000*(i+1))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := o.Send(context.Background(), "/aws/containerinsights/c/application", "pod_ns_container-0123456789", evs); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -162,7 +162,7 @@ func (c *compressor) compress(enc string, raw []byte, fe *fastEvents) ([]byte, e
 		if fe == nil {
 			dst = make([]byte, n)
 		} else {
-			dst = getBuf(n)[:n]
+			dst = fe.getBuf(n)[:n]
 		}
 		out := s2.Encode(dst, raw)
 		if fe != nil {
@@ -177,7 +177,7 @@ func (c *compressor) compress(enc string, raw []byte, fe *fastEvents) ([]byte, e
 		if fe == nil {
 			return zenc.EncodeAll(raw, make([]byte, 0, len(raw)/4)), nil
 		}
-		out := zenc.EncodeAll(raw, getBuf(len(raw)/4))
+		out := zenc.EncodeAll(raw, fe.getBuf(len(raw)/4))
 		fe.bufs = append(fe.bufs, out)
 		return out, nil
 	}

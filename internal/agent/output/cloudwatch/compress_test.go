@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/smithy-go"
 	"github.com/klauspost/compress/s2"
+
+	"github.com/kinsight/kinsight/internal/agent/buffer"
 )
 
 // oldServer fronts a real kinsight server the way one from before S2
@@ -116,7 +118,7 @@ func TestS2RoundTrip(t *testing.T) {
 	}
 	for _, n := range []int{0, 1, 600, 300 << 10} {
 		raw := bytes.Repeat([]byte(`{"message":"abc","timestamp":1},`), n/32+1)[:n]
-		for _, fe := range []*fastEvents{nil, {}} {
+		for _, fe := range []*fastEvents{nil, {pool: &buffer.BytePool{}}} {
 			out, err := c.compress(S2Encoding, raw, fe)
 			if err != nil {
 				t.Fatal(err)

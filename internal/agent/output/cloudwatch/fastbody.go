@@ -5,11 +5,11 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/kinsight/kinsight/internal/agent/buffer"
 	"github.com/kinsight/kinsight/internal/jsonx"
 )
 
@@ -26,42 +26,34 @@ type fastEventsKey struct{}
 
 // withFastEvents carries events (and their positions header value, if
 // any) for fastBody.
-func withFastEvents(ctx context.Context, group, stream string, events []Event, positions string) (context.Context, *fastEvents) {
-	fe := &fastEvents{group: group, stream: stream, events: events, positions: positions}
+func withFastEvents(ctx context.Context, pool *buffer.BytePool, group, stream string, events []Event, positions string) (context.Context, *fastEvents) {
+	fe := &fastEvents{pool: pool, group: group, stream: stream, events: events, positions: positions}
 	return context.WithValue(ctx, fastEventsKey{}, fe), fe
 }
 
 type fastEvents struct {
+	// pool is where the request's body buffers come from and go back to
+	// (the Output's: without it they were most of the agent's allocations).
+	pool          *buffer.BytePool
 	group, stream string
 	events        []Event
 	// positions is the X-Kinsight-Positions value, "" for none. It is set
 	// here, in Serialize, so signing (Finalize) covers it.
 	positions string
 	// bufs are the buffers this request's body was built in; put hands
-	// them back to bodyPool once the destination answered 200 (it has read
+	// them back to pool once the destination answered 200 (it has read
 	// the whole body then, so nothing still reads them).
 	bufs [][]byte
 }
 
-// bodyPool recycles request body buffers (uncompressed and compressed):
-// without it they were most of the agent's allocations.
-var bodyPool sync.Pool
+// getBuf returns an empty buffer of capacity at least n, which the
+// request then owns (fe.bufs).
+func (fe *fastEvents) getBuf(n int) []byte { return fe.pool.Get(n) }
 
-func getBuf(n int) []byte {
-	if b, ok := bodyPool.Get().(*[]byte); ok && cap(*b) >= n {
-		return (*b)[:0]
-	}
-	// A quarter more: the next request's body (or its S2 block, which
-	// needs a sixth more than the body) fits too.
-	return make([]byte, 0, n+n/4)
-}
-
-func putBufs(fe *fastEvents) {
+// putBufs hands the request's buffers back.
+func (fe *fastEvents) putBufs() {
 	for _, b := range fe.bufs {
-		if cap(b) <= 4<<20 {
-			b := b[:0]
-			bodyPool.Put(&b)
-		}
+		fe.pool.Put(b)
 	}
 	fe.bufs = nil
 }
@@ -117,7 +109,7 @@ func (fastBody) HandleSerialize(ctx context.Context, in middleware.SerializeInpu
 			n += len(e.Message) / 4
 		}
 	}
-	body := appendPutLogEventsBody(getBuf(n), fe)
+	body := appendPutLogEventsBody(fe.getBuf(n), fe)
 	fe.bufs = append(fe.bufs, body)
 	r, err := req.SetStream(rawBody{bytes.NewReader(body), body})
 	if err != nil {

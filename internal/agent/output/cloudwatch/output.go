@@ -20,6 +20,8 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kinsight/kinsight/internal/agent/buffer"
 )
 
 // Output sends log events to CloudWatch Logs or a kinsight server. It is
@@ -32,6 +34,8 @@ type Output struct {
 	m      *metrics
 	// comp compresses request bodies (nil: none).
 	comp *compressor
+	// bodies recycles request bodies (fastbody.go).
+	bodies buffer.BytePool
 	// sleep waits d or until ctx ends (tests keep the real one).
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -174,11 +178,11 @@ func (o *Output) sendBatch(ctx context.Context, group, stream string, batch []Ev
 	}
 	// Only the put gets the events: CreateLogStream and the others, sent
 	// with ctx, keep their own bodies.
-	putCtx, fe := withFastEvents(ctx, group, stream, batch, hdr)
+	putCtx, fe := withFastEvents(ctx, &o.bodies, group, stream, batch, hdr)
 	for attempt := 0; ; attempt++ {
 		out, err := o.put(putCtx, in)
 		if err == nil {
-			putBufs(fe) // answered 200: the whole body was read
+			fe.putBufs() // answered 200: the whole body was read
 			o.acknowledged(group, stream, out, len(batch), size)
 			o.m.batchSeconds.Observe(time.Since(start).Seconds())
 			return nil

@@ -1,0 +1,35 @@
+package buffer
+
+import "testing"
+
+// TestBytePool: Get always has room for n and wastes at most a quarter;
+// a slice given back comes out only for requests it can hold.
+func TestBytePool(t *testing.T) {
+	var p BytePool
+	for n := 0; n <= 5<<20; n += 1 + n/7 {
+		b := p.Get(n)
+		if len(b) != 0 || cap(b) < n {
+			t.Fatalf("Get(%d): len %d cap %d", n, len(b), cap(b))
+		}
+		if n > 4096 && n <= 4<<20 && cap(b) > n+n/4 {
+			t.Fatalf("Get(%d): cap %d wastes more than a quarter", n, cap(b))
+		}
+		p.Put(append(b, 'x'))
+	}
+	for c := 4096; c < 5<<20; c += 1 + c/5 {
+		p.Put(make([]byte, 1, c))
+		for _, n := range []int{c - 1, c, c + 1, c + c/4} {
+			if b := p.Get(n); cap(b) < n {
+				t.Fatalf("after Put(cap %d): Get(%d) has cap %d", c, n, cap(b))
+			}
+		}
+	}
+	// Classes are consistent: a fresh slice of a class goes back to it.
+	for n := 4097; n < 4<<20; n = n*9/8 + 1 {
+		i, size, ok := classFor(n)
+		j, ok2 := classOf(size)
+		if !ok || !ok2 || i != j {
+			t.Fatalf("classFor(%d) = %d, %d, %v; classOf(%d) = %d, %v", n, i, size, ok, size, j, ok2)
+		}
+	}
+}
