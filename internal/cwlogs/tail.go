@@ -32,7 +32,8 @@ import (
 //
 // A session that falls behind a head flush (a slow client, a long catch-up)
 // reads the stretch it missed back from the parts with FilterEvents, limited
-// to the Seq range it missed, and then follows the head again: nothing is
+// to the Seq range it missed and the time spans that hold it, and then
+// follows the head again: nothing is
 // skipped, that stretch only comes in timestamp order.
 //
 // Memory per session is one page (tailPageLimit events, maxPageBytes): the
@@ -174,7 +175,7 @@ func (f *follower) run(ctx context.Context) error {
 	// Everything committed up to the cursor is visible to the reads that
 	// follow, and everything after it the follow steps send.
 	cursor := f.h.store.FollowSeq()
-	if _, err := f.sendStored(ctx, f.start, 0, cursor); err != nil {
+	if _, err := f.sendStored(ctx, f.start, 0, 0, cursor); err != nil {
 		return err
 	}
 	f.follow.After = cursor
@@ -234,10 +235,19 @@ func (f *follower) step(ctx context.Context) (wrote bool, err error) {
 			// The head that held them was flushed: read the missed Seq
 			// range back from the parts.
 			f.h.log.Debug("cwlogs: tail fell behind a flush; reading the missed events from parts", "group", f.group, "after", f.follow.After, "through", res.MissedThrough)
-			w, err := f.sendStored(ctx, max(f.start, res.MissedFrom), f.follow.After, res.MissedThrough)
-			wrote = wrote || w
-			if err != nil {
-				return wrote, err
+			spans := res.MissedSpans
+			if spans == nil {
+				spans = []logstore.TimeSpan{{Start: f.start}}
+			}
+			for _, sp := range spans {
+				if sp.End != 0 && sp.End <= f.start {
+					continue
+				}
+				w, err := f.sendStored(ctx, max(f.start, sp.Start), sp.End, f.follow.After, res.MissedThrough)
+				wrote = wrote || w
+				if err != nil {
+					return wrote, err
+				}
 			}
 			f.follow.After = res.MissedThrough
 			continue
@@ -262,14 +272,14 @@ func (f *follower) step(ctx context.Context) (wrote bool, err error) {
 	}
 }
 
-// sendStored sends the stored events stamped at or after from whose Seq is
-// in (lo, hi], in (timestamp, seq) order, reading page by page with
-// FilterEvents.
-func (f *follower) sendStored(ctx context.Context, from int64, lo, hi uint64) (wrote bool, err error) {
+// sendStored sends the stored events stamped in [from, end) (end 0: no
+// bound) whose Seq is in (lo, hi], in (timestamp, seq) order, reading page
+// by page with FilterEvents.
+func (f *follower) sendStored(ctx context.Context, from, end int64, lo, hi uint64) (wrote bool, err error) {
 	var after *logstore.Pos
 	for {
 		q := f.base
-		q.Start = from
+		q.Start, q.End = from, end
 		q.After = after
 		q.Deadline = time.Now().Add(f.h.budget)
 		res, err := f.h.store.FilterEvents(ctx, f.group, q)

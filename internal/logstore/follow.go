@@ -2,7 +2,6 @@ package logstore
 
 import (
 	"context"
-	"math"
 	"sort"
 	"strings"
 	"unsafe"
@@ -29,13 +28,15 @@ import (
 // walks from there, so its cost is the new commits, not a window of time.
 //
 // When a head is flushed its events leave memory; the store then records
-// the last Seq it held (evictedThrough) and the earliest timestamp in it.
-// A follower whose cursor is older than that has fallen behind a flush:
-// Follow answers Behind with the Seq range it missed and a timestamp no
-// missed event is older than, and the caller reads that range from the
-// parts (FilterEvents from MissedFrom, keeping After < Seq <= MissedThrough)
+// the last Seq it held (evictedThrough) and the time spans its events
+// cover. A follower whose cursor is older than that has fallen behind a
+// flush: Follow answers Behind with the Seq range it missed and the time
+// spans that hold it, and the caller reads those spans from the parts
+// (FilterEvents over each span, keeping After < Seq <= MissedThrough)
 // before following again. Nothing is skipped; only the order of that
-// stretch is (timestamp, seq) rather than commit order.
+// stretch is (timestamp, seq) rather than commit order. The spans, rather
+// than one earliest timestamp, keep that read small when a head holds a
+// few events hours older than the rest (an agent sending its backlog).
 
 // commit is one Append as a head keeps it for followers.
 type commit struct {
@@ -49,7 +50,64 @@ type commit struct {
 // eviction remembers one flushed head for followers that fall behind it.
 type eviction struct {
 	firstSeq, lastSeq uint64
-	minTs             int64
+	spans             []TimeSpan
+}
+
+// TimeSpan is the timestamps Start <= ts < End.
+type TimeSpan struct{ Start, End int64 }
+
+const (
+	// spanJoin joins spans closer than this: one read is cheaper than two
+	// for a minute of events.
+	spanJoin = 60_000
+	// maxSpans bounds a head's spans; past it the two closest are joined.
+	maxSpans = 32
+)
+
+// addSpan adds [lo, hi] to the sorted, disjoint spans.
+func addSpan(spans []TimeSpan, lo, hi int64) []TimeSpan {
+	sp := TimeSpan{lo, hi + 1}
+	// The usual case: within or just after the newest span.
+	if n := len(spans); n > 0 && sp.Start >= spans[n-1].Start && sp.Start <= spans[n-1].End+spanJoin {
+		spans[n-1].End = max(spans[n-1].End, sp.End)
+		return spans
+	}
+	i := sort.Search(len(spans), func(i int) bool { return spans[i].End+spanJoin >= sp.Start })
+	j := i
+	for j < len(spans) && spans[j].Start <= sp.End+spanJoin {
+		sp.Start, sp.End = min(sp.Start, spans[j].Start), max(sp.End, spans[j].End)
+		j++
+	}
+	spans = append(spans[:i], append([]TimeSpan{sp}, spans[j:]...)...)
+	if len(spans) > maxSpans {
+		k := 0
+		for i := 1; i < len(spans)-1; i++ {
+			if spans[i+1].Start-spans[i].End < spans[k+1].Start-spans[k].End {
+				k = i
+			}
+		}
+		spans[k].End = spans[k+1].End
+		spans = append(spans[:k+1], spans[k+2:]...)
+	}
+	return spans
+}
+
+// mergeSpans is the sorted, disjoint union of span lists.
+func mergeSpans(lists ...[]TimeSpan) []TimeSpan {
+	var all []TimeSpan
+	for _, l := range lists {
+		all = append(all, l...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Start < all[j].Start })
+	var out []TimeSpan
+	for _, sp := range all {
+		if n := len(out); n > 0 && sp.Start <= out[n-1].End {
+			out[n-1].End = max(out[n-1].End, sp.End)
+			continue
+		}
+		out = append(out, sp)
+	}
+	return out
 }
 
 // followState is the store's record of flushed heads; guarded by
@@ -75,12 +133,11 @@ func (h *head) logCommit(streamID, lsn uint64, evs []headEvent) {
 	if len(evs) == 0 {
 		return
 	}
-	if len(h.commits) == 0 {
-		h.minTs = evs[0].ts
-	}
+	lo, hi := evs[0].ts, evs[0].ts
 	for i := range evs {
-		h.minTs = min(h.minTs, evs[i].ts)
+		lo, hi = min(lo, evs[i].ts), max(hi, evs[i].ts)
 	}
+	h.spans = addSpan(h.spans, lo, hi)
 	h.commits = append(h.commits, commit{streamID: streamID, lsn: lsn, events: evs})
 	// The commits keep the arrays a stream's run outgrows alive until the
 	// head is flushed (the run's current array holds the events again), so
@@ -98,7 +155,7 @@ func (s *Store) noteEvicted(h *head) {
 	if len(h.commits) == 0 {
 		return
 	}
-	ev := eviction{firstSeq: seqOf(h.commits[0].lsn, 0), lastSeq: lastSeqOf(h.commits[len(h.commits)-1].lsn), minTs: h.minTs}
+	ev := eviction{firstSeq: seqOf(h.commits[0].lsn, 0), lastSeq: lastSeqOf(h.commits[len(h.commits)-1].lsn), spans: h.spans}
 	f := &s.follow
 	f.evictedThrough = max(f.evictedThrough, ev.lastSeq)
 	if len(f.evictions) == maxEvictions {
@@ -135,12 +192,13 @@ type FollowResult struct {
 	More bool
 	// Behind is set when events after After were flushed to parts and are
 	// no longer in memory; Records is then empty. Those events are the ones
-	// with After < Seq <= MissedThrough and are stamped no earlier than
-	// MissedFrom (math.MinInt64 when the store no longer knows); read them
-	// with FilterEvents and continue with After = MissedThrough.
+	// with After < Seq <= MissedThrough, and all are stamped within
+	// MissedSpans (sorted, disjoint; nil when the store no longer knows:
+	// then any time). Read them with FilterEvents and continue with After =
+	// MissedThrough.
 	Behind        bool
 	MissedThrough uint64
-	MissedFrom    int64
+	MissedSpans   []TimeSpan
 }
 
 // FollowSeq is the Seq of the newest commit: a follower starting now asks
@@ -171,16 +229,17 @@ func (s *Store) Follow(ctx context.Context, group string, q FollowQuery) (Follow
 	res := FollowResult{Next: q.After}
 	s.stateMu.RLock()
 	evicted := s.follow.evictedThrough
-	var missedFrom int64 = math.MinInt64
+	var missed []TimeSpan
 	if q.After < evicted {
 		evs := s.follow.evictions
 		if len(evs) > 0 && evs[0].firstSeq <= q.After+1 {
-			missedFrom = math.MaxInt64
+			var lists [][]TimeSpan
 			for _, e := range evs {
 				if e.lastSeq > q.After {
-					missedFrom = min(missedFrom, e.minTs)
+					lists = append(lists, e.spans)
 				}
 			}
+			missed = mergeSpans(lists...)
 		}
 	}
 	heads := make([]*head, 0, 2)
@@ -190,7 +249,7 @@ func (s *Store) Follow(ctx context.Context, group string, q FollowQuery) (Follow
 	heads = append(heads, s.active)
 	s.stateMu.RUnlock()
 	if q.After < evicted {
-		res.Behind, res.MissedThrough, res.MissedFrom = true, evicted, missedFrom
+		res.Behind, res.MissedThrough, res.MissedSpans = true, evicted, missed
 		return res, nil
 	}
 

@@ -3,7 +3,6 @@ package logstore
 import (
 	"context"
 	"fmt"
-	"math"
 	"testing"
 	"time"
 )
@@ -48,22 +47,31 @@ func followAll(t *testing.T, s *Store, group string, q FollowQuery, after *uint6
 			if res.MissedThrough <= *after {
 				t.Fatalf("behind without progress: after %d, missed through %d", *after, res.MissedThrough)
 			}
-			fq := FilterQuery{Streams: q.Streams, StreamPrefix: q.StreamPrefix, Filter: q.Filter, Start: max(q.Start, res.MissedFrom), Limit: page}
-			for {
-				fr, err := s.FilterEvents(context.Background(), group, fq)
-				if err != nil {
-					t.Fatal(err)
+			spans := res.MissedSpans
+			if spans == nil {
+				spans = []TimeSpan{{Start: q.Start}}
+			}
+			for _, sp := range spans {
+				fq := FilterQuery{Streams: q.Streams, StreamPrefix: q.StreamPrefix, Filter: q.Filter, Start: max(q.Start, sp.Start), End: sp.End, Limit: page}
+				if fq.End != 0 && fq.End <= fq.Start {
+					continue
 				}
-				for _, r := range fr.Records {
-					if r.Seq > *after && r.Seq <= res.MissedThrough {
-						out = append(out, r)
+				for {
+					fr, err := s.FilterEvents(context.Background(), group, fq)
+					if err != nil {
+						t.Fatal(err)
 					}
+					for _, r := range fr.Records {
+						if r.Seq > *after && r.Seq <= res.MissedThrough {
+							out = append(out, r)
+						}
+					}
+					if !fr.More {
+						break
+					}
+					next := fr.Next
+					fq.After = &next
 				}
-				if !fr.More {
-					break
-				}
-				next := fr.Next
-				fq.After = &next
 			}
 			*after = res.MissedThrough
 			continue
@@ -188,7 +196,7 @@ func TestFollowBehindAFlush(t *testing.T) {
 		want = append(want, msg)
 	}
 	put("a", now)
-	put("b", now-30_000) // late, in the flushed stretch
+	put("b", now-3_600_000) // an hour late, in the flushed stretch
 	mustAppend(t, s, "other", "x", InputEvent{now, "other"})
 	put("a", now+1)
 
@@ -203,7 +211,7 @@ func TestFollowBehindAFlush(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err = s.Follow(context.Background(), "g", FollowQuery{After: after})
-	if err != nil || !res.Behind || len(res.Records) != 0 || res.MissedFrom != now-30_000 {
+	if want := []TimeSpan{{now - 3_600_000, now - 3_600_000 + 1}, {now, now + 2}}; err != nil || !res.Behind || len(res.Records) != 0 || fmt.Sprint(res.MissedSpans) != fmt.Sprint(want) {
 		t.Fatalf("after the flush: %+v %v", res, err)
 	}
 	put("b", now+2)
@@ -236,7 +244,7 @@ func TestFollowBehindAFlush(t *testing.T) {
 		seen[PosOf(r)] = true
 	}
 	res, err = s.Follow(context.Background(), "g", FollowQuery{After: first})
-	if err != nil || !res.Behind || res.MissedFrom != math.MinInt64 {
+	if err != nil || !res.Behind || res.MissedSpans != nil {
 		t.Fatalf("beyond the eviction history: %+v %v", res, err)
 	}
 }
@@ -369,5 +377,53 @@ func BenchmarkFollowStep(b *testing.B) {
 			b.Fatalf("%d records, %v", len(res.Records), err)
 		}
 		after = res.Next
+	}
+}
+
+func TestAddSpan(t *testing.T) {
+	var sp []TimeSpan
+	sp = addSpan(sp, 1_000_000, 1_000_010)
+	sp = addSpan(sp, 1_000_020, 1_000_030) // joined: within spanJoin
+	sp = addSpan(sp, 100, 200)             // far before: its own span
+	sp = addSpan(sp, 5_000_000, 5_000_000)
+	sp = addSpan(sp, 150, 300_000) // joins the first two... not the third
+	want := []TimeSpan{{100, 300_001}, {1_000_000, 1_000_031}, {5_000_000, 5_000_001}}
+	if fmt.Sprint(sp) != fmt.Sprint(want) {
+		t.Fatalf("spans %v, want %v", sp, want)
+	}
+	sp = addSpan(sp, 250_000, 4_999_000) // bridges all three
+	if want := []TimeSpan{{100, 5_000_001}}; fmt.Sprint(sp) != fmt.Sprint(want) {
+		t.Fatalf("spans %v, want %v", sp, want)
+	}
+	// Past maxSpans the closest two are joined; every point stays covered.
+	sp = nil
+	var pts []int64
+	for i := range 3 * maxSpans {
+		ts := int64((i*7919)%(3*maxSpans)) * 10 * spanJoin
+		if i%5 == 0 {
+			ts += spanJoin / 2 * int64(i%3)
+		}
+		pts = append(pts, ts)
+		sp = addSpan(sp, ts, ts)
+	}
+	if len(sp) > maxSpans {
+		t.Fatalf("%d spans", len(sp))
+	}
+	for i := 1; i < len(sp); i++ {
+		if sp[i].Start <= sp[i-1].End {
+			t.Fatalf("spans not sorted and disjoint: %v", sp)
+		}
+	}
+	for _, p := range pts {
+		covered := false
+		for _, s := range sp {
+			covered = covered || s.Start <= p && p < s.End
+		}
+		if !covered {
+			t.Fatalf("%d not covered by %v", p, sp)
+		}
+	}
+	if got := mergeSpans([]TimeSpan{{0, 10}, {20, 30}}, []TimeSpan{{5, 21}, {40, 50}}); fmt.Sprint(got) != fmt.Sprint([]TimeSpan{{0, 30}, {40, 50}}) {
+		t.Fatalf("merge %v", got)
 	}
 }

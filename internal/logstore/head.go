@@ -24,10 +24,10 @@ type head struct {
 	saveMarks bool
 
 	chunk []byte // current arena chunk
-	// commits lists the Appends in commit order for followers, and minTs
-	// is their earliest timestamp (follow.go).
+	// commits lists the Appends in commit order for followers, and spans
+	// the timestamps they cover (follow.go).
 	commits []commit
-	minTs   int64
+	spans   []TimeSpan
 	// flushed is closed once the head's events are in parts.
 	flushed chan struct{}
 }
