@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -73,8 +75,17 @@ func newMetrics(env *Env, a config.Agent, dataDir, node string, kubeOn bool, log
 			source = "kubelet"
 		}
 	}
+	var rc *rest.Config
+	if kubeOn {
+		if rc, err = kubeRESTConfig(a.Kubernetes.Kubeconfig); err != nil {
+			log.Error("metrics: cluster metrics, scraping and the instance id off", "err", err)
+		}
+	}
 	if source != "off" {
 		po := podmetrics.Options{ClusterName: a.ClusterName, NodeName: node, CgroupRoot: m.Pods.CgroupRoot, ProcRoot: m.Node.ProcPath, Logger: log}
+		if rc != nil {
+			po.InstanceID = instanceID(rc, node, log)
+		}
 		if source == "kubelet" {
 			u := m.Pods.KubeletURL
 			if u == "" {
@@ -95,12 +106,16 @@ func newMetrics(env *Env, a config.Agent, dataDir, node string, kubeOn bool, log
 		}
 	}
 	cluster, scraping := resolveAuto(m.Cluster.Enabled, kubeOn), resolveAuto(m.Scrape.Enabled, kubeOn)
-	if cluster || scraping {
-		rc, err := kubeRESTConfig(a.Kubernetes.Kubeconfig)
-		if err != nil {
+	if (cluster || scraping) && rc == nil && !kubeOn {
+		// Turned on explicitly without Kubernetes metadata.
+		if rc, err = kubeRESTConfig(a.Kubernetes.Kubeconfig); err != nil {
 			log.Error("metrics: cluster metrics and scraping off", "err", err)
-			cluster, scraping = false, false
 		}
+	}
+	if rc == nil {
+		cluster, scraping = false, false
+	}
+	if cluster || scraping {
 		if cluster {
 			if e, err := newElector(env, a, node, rc, base); err != nil {
 				log.Error("metrics: cluster metrics off", "err", err)
@@ -199,6 +214,32 @@ func newElector(env *Env, a config.Agent, node string, rc *rest.Config, log *slo
 		Client: cs, ClusterName: a.ClusterName, LeaseNamespace: ns, LeaseName: c.LeaseName,
 		Identity: id, Logger: log.With("component", "cluster"),
 	})
+}
+
+// instanceID is the cloud instance id of node for the InstanceId label:
+// the last element of an AWS providerID (aws:///<zone>/i-0123…), as
+// Container Insights reports it; "" elsewhere or when the node cannot be
+// read (logged: the metrics go out without the label).
+func instanceID(rc *rest.Config, node string, log *slog.Logger) string {
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		log.Warn("metrics: no InstanceId label", "err", err)
+		return ""
+	}
+	// Short: the log side waits for this at start.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	// A list by name: the agent's role may list nodes, not get them.
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + node})
+	if err != nil || len(nodes.Items) != 1 {
+		log.Warn("metrics: node not readable; no InstanceId label", "node", node, "err", err)
+		return ""
+	}
+	id, ok := strings.CutPrefix(nodes.Items[0].Spec.ProviderID, "aws://")
+	if !ok {
+		return ""
+	}
+	return id[strings.LastIndexByte(id, '/')+1:]
 }
 
 // kubeRESTConfig is the API server configuration of kubeconfig, or the

@@ -72,7 +72,7 @@ func TestAgentMetrics(t *testing.T) {
 
 	// The cluster: one Ready node, the exporter's pod (selected by a
 	// PodMonitor) and an annotated pod on the same port.
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: metricsNode}}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: metricsNode}, Spec: corev1.NodeSpec{ProviderID: "aws:///us-east-1a/i-0e2e0e2e0e2e0e2e0"}}
 	if node, err = cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestAgentMetrics(t *testing.T) {
 	waitMetric("running pods per namespace", `namespace_number_of_running_pods{ClusterName="e2e",Namespace="apps"}`, one(2))
 	waitMetric("pod metrics from the kubelet", `pod_cpu_utilization{ClusterName="e2e",NodeName="minikube",Namespace="kube-system",PodName=~"kube-scheduler.*"}`, one(math.NaN()))
 	waitMetric("pod memory from the kubelet", `pod_memory_working_set{ClusterName="e2e",NodeName="minikube",Namespace="default"}`, func(r []amSample) bool { return len(r) >= 1 })
-	waitMetric("node Container Insights metrics", `node_cpu_utilization{ClusterName="e2e",NodeName="minikube"}`, one(math.NaN()))
+	waitMetric("node Container Insights metrics", `node_cpu_utilization{ClusterName="e2e",NodeName="minikube",InstanceId="i-0e2e0e2e0e2e0e2e0"}`, one(math.NaN()))
 	// The agent's node metrics agree with node-exporter's for the same
 	// host (memory size: exact; nodemetrics' TestCompareNodeExporter
 	// compares every series).
