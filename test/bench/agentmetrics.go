@@ -178,6 +178,10 @@ func cmdAgentMetrics(ctx context.Context, args []string, command string, stdout,
 		return err
 	}
 	rep := &agentMetricsReport{Date: time.Now().UTC(), Machine: readMachineInfo(), Command: command, Commit: gitCommit(), GoVer: runtime.Version(), Interval: f.interval}
+	if f.binary != "" {
+		// The binary may come from another tree: the commit is the bench's.
+		rep.Commit += " (bench; binary " + f.binary + ")"
+	}
 	pods, err := planMetricsPods(f.seed, f.pods, f.linesPer)
 	if err != nil {
 		return err
