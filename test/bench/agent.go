@@ -330,6 +330,11 @@ func catchUp(ctx context.Context, f *flags, rep *agentReport, bin, work, root, k
 	rep.OthersCores = max(0, (busy1-busy0-rep.CatchupCPU)/rep.CatchupWall.Seconds())
 	logf("caught up: %d lines in %.1f s, agent %.2f CPU-s = %.0f lines/CPU-s, VmHWM %s",
 		rep.Tree.Lines, rep.CatchupWall.Seconds(), rep.CatchupCPU, rep.linesPerCPU(), kbMB(rep.CatchupHWMKB))
+	if m, err := ag.metrics(ctx); err == nil {
+		reqs := m["kinsight_agent_output_requests_total"] // (labels summed)
+		logf("catch-up: agent made %.0f GC cycles and %.0f requests (%.0f events each) since it started",
+			m["go_gc_duration_seconds_count"], reqs, m["kinsight_agent_output_events_total"]/max(1, reqs))
+	}
 	if f.profileDir != "" {
 		heap := filepath.Join(f.profileDir, "agent-heap.pprof")
 		if err := fetchToFile(ctx, fmt.Sprintf("http://%s/debug/pprof/heap", ag.listen), heap); err != nil {

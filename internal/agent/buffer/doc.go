@@ -75,4 +75,10 @@
 // written since the last spill may pass it by that much. All methods are safe
 // for concurrent use; Next blocks until an item, ctx's end or Close. No
 // goroutine is started.
+//
+// # BytePool
+//
+// BytePool (bytepool.go) recycles byte slices by size class; the pipeline
+// builds payloads in them and hands them back once acknowledged, and the
+// CloudWatch output builds request bodies in them.
 package buffer

@@ -42,6 +42,15 @@ func headsMatch(a, b string) bool {
 	return strings.HasPrefix(a, b)
 }
 
+// headBytesMatch is headsMatch for a head still in a buffer (the
+// comparisons do not copy it).
+func headBytesMatch(a []byte, b string) bool {
+	if len(a) < len(b) {
+		return string(a) == b[:len(a)]
+	}
+	return string(a[:len(b)]) == b
+}
+
 // SameContent reports whether id and o are the same file: same inode and
 // compatible heads (an empty head is compatible with anything).
 func (id FileID) SameContent(o FileID) bool {

@@ -165,14 +165,20 @@ func (t *Tailer) readFile(ctx context.Context, tr *tracked, out chan<- Line) (re
 	// Check the head before reading on: content replaced in place (truncated
 	// and rewritten past our offset between two polls) shows as other
 	// first bytes; a head still short of FingerprintBytes grows here.
+	// This runs for every file that grew, every poll: the head is read
+	// into scratch space and only copied when it grew.
 	{
-		head, err := fileHead(tr.f, t.cfg.FingerprintBytes)
-		if err == nil {
-			if !headsMatch(head, tr.id.Head) {
+		if cap(t.headBuf) < t.cfg.FingerprintBytes {
+			t.headBuf = make([]byte, t.cfg.FingerprintBytes)
+		}
+		m, err := tr.f.ReadAt(t.headBuf[:t.cfg.FingerprintBytes], 0)
+		if err == nil || errors.Is(err, io.EOF) {
+			head := t.headBuf[:m]
+			if !headBytesMatch(head, tr.id.Head) {
 				t.truncated(tr, fi.Size)
 			}
 			if len(head) > len(tr.id.Head) {
-				tr.id.Head = head
+				tr.id.Head = string(head)
 			}
 		}
 	}

@@ -58,6 +58,7 @@ type Tailer struct {
 	links    map[string]*resolved // include match -> its target, as last resolved (see collect.go)
 	dirs     map[string]*siblings // live target -> its siblings, as last listed (see collect.go)
 	buf      []byte
+	headBuf  []byte // scratch for the head check of a file that grew (read.go)
 }
 
 // tracked is a file being (or having been) read, keyed by its inode.
