@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -64,12 +65,22 @@ func newServerCmd(env *Env) *cobra.Command {
 
 // runServer runs a server until the command's context ends (SIGINT/SIGTERM).
 func runServer(cmd *cobra.Command, env *Env, cfg config.Config) error {
+	setServerMemoryLimit(env, cfg.Server)
 	log := newLogger(env.Stderr, cfg.Log)
 	srv, err := server.New(cfg.Server, server.Options{Logger: log, Version: Version})
 	if err != nil {
 		return err
 	}
 	return srv.Run(cmd.Context())
+}
+
+// setServerMemoryLimit applies server.memory_limit (GOMEMLIMIT wins) for
+// `server` and `up`. The process is the server: `up`'s agent runs inside
+// it and its own memory_limit (for `kinsight agent`) would be far too low.
+func setServerMemoryLimit(env *Env, s config.Server) {
+	if s.MemoryLimit > 0 && env.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(s.MemoryLimit))
+	}
 }
 
 // printBanner is what `kinsight up` prints once the server and the agent run.

@@ -89,6 +89,7 @@ func TestFullFixtureDecodes(t *testing.T) {
 		{"max_inflight_bytes", s.MaxInflightBytes, ByteSize(128 << 20)},
 		{"pprof", s.Pprof, true},
 		{"shutdown_timeout", s.ShutdownTimeout, Duration(30 * time.Second)},
+		{"memory_limit", s.MemoryLimit, ByteSize(512 << 20)},
 		{"access_keys", len(s.Auth.AccessKeys), 3},
 		{"access_keys[1].secret_file", s.Auth.AccessKeys[1].SecretFile, "/etc/kinsight/reader-secret"},
 		{"access_keys[2].role", s.Auth.AccessKeys[2].Role, RoleAdmin},

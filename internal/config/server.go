@@ -33,6 +33,16 @@ type Server struct {
 	Pprof bool `yaml:"pprof"`
 	// ShutdownTimeout bounds graceful shutdown. Default: 10s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// MemoryLimit is the Go runtime's soft memory limit for `kinsight
+	// server` and `kinsight up` (GOMEMLIMIT, when set, wins). Without it
+	// the collector lets the heap grow to about twice what is live (mostly
+	// the heads while ingesting), which with the binary's own pages took
+	// RSS past 400 MB in the issue 2 benchmark; with it the collector runs
+	// earlier as memory nears the limit. It must leave room for what the
+	// configuration keeps in memory whatever the traffic (two heads and the
+	// block cache); near it the collector costs CPU, never correctness.
+	// Default: 320MiB; 0: off.
+	MemoryLimit ByteSize `yaml:"memory_limit"`
 	// Auth lists the access keys. With none, only loopback listens are allowed.
 	Auth Auth `yaml:"auth"`
 	// Logs configures the log store.
@@ -230,6 +240,7 @@ func DefaultServer() Server {
 		MaxRequestBytes:  8 << 20,
 		MaxInflightBytes: 64 << 20,
 		ShutdownTimeout:  Duration(10 * time.Second),
+		MemoryLimit:      320 << 20,
 		Logs: LogStore{
 			HeadMaxBytes:           64 << 20,
 			FlushInterval:          Duration(time.Minute),
@@ -245,6 +256,10 @@ func DefaultServer() Server {
 		Metrics: DefaultMetricStore(),
 	}
 }
+
+// memoryLimitSlack is what Server.MemoryLimit must leave above the heads
+// and the block cache: request bodies, merges and the runtime's own.
+const memoryLimitSlack = 32 << 20
 
 // Roles an access key may have.
 const (
@@ -278,6 +293,11 @@ func (s *Server) Validate(key string) error {
 	}
 	if s.ShutdownTimeout <= 0 {
 		add("%s.shutdown_timeout must be > 0", key)
+	}
+	// The heads and the block cache stay in memory whatever the traffic; a
+	// limit below them would have the collector run all the time.
+	if resident := 2*s.Logs.HeadMaxBytes + s.Logs.BlockCacheBytes + memoryLimitSlack; s.MemoryLimit != 0 && s.MemoryLimit < resident {
+		add("%s.memory_limit must be 0 (off) or at least 2*logs.head_max_bytes + logs.block_cache_bytes + 32MiB = %d (got %d)", key, resident, s.MemoryLimit)
 	}
 	seen := map[string]bool{}
 	for i, k := range s.Auth.AccessKeys {
