@@ -51,11 +51,10 @@ const (
 	defaultMaxInflightBytes = 64 << 20
 	// inflightWait is how long a request waits for room in the in-flight
 	// budget before it is throttled.
-	inflightWait          = 5 * time.Second
-	defaultFilterBudget   = 1500 * time.Millisecond
-	defaultTailLateWindow = 10 * time.Second
-	defaultTailHeartbeat  = 15 * time.Second
-	defaultTailStartBack  = 10 * time.Second
+	inflightWait         = 5 * time.Second
+	defaultFilterBudget  = 1500 * time.Millisecond
+	defaultTailHeartbeat = 15 * time.Second
+	defaultTailStartBack = 10 * time.Second
 )
 
 // Options configure a Handler. Zero fields take the defaults given.
@@ -81,9 +80,6 @@ type Options struct {
 	// it returns what it found with a nextToken, as CloudWatch does.
 	// Default: 1.5s.
 	FilterBudget time.Duration
-	// TailLateWindow is how far behind the newest event sent the follow
-	// endpoint still looks for events that arrived late. Default: 10s.
-	TailLateWindow time.Duration
 	// TailHeartbeat is the idle interval after which the follow endpoint
 	// writes an empty line. Default: 15s.
 	TailHeartbeat time.Duration
@@ -108,7 +104,6 @@ type Handler struct {
 	accountID  string
 	now        func() time.Time
 	budget     time.Duration
-	lateWin    time.Duration
 	heartbeat  time.Duration
 	ops        map[string]operation
 	bufs       sync.Pool // *[]byte for writeOK
@@ -137,7 +132,6 @@ func NewHandler(store *logstore.Store, verifier *auth.Verifier, opts Options) *H
 		accountID: opts.AccountID,
 		now:       opts.Now,
 		budget:    opts.FilterBudget,
-		lateWin:   opts.TailLateWindow,
 		heartbeat: opts.TailHeartbeat,
 	}
 	if h.log == nil {
@@ -164,9 +158,6 @@ func NewHandler(store *logstore.Store, verifier *auth.Verifier, opts Options) *H
 	}
 	if h.budget <= 0 {
 		h.budget = defaultFilterBudget
-	}
-	if h.lateWin <= 0 {
-		h.lateWin = defaultTailLateWindow
 	}
 	if h.heartbeat <= 0 {
 		h.heartbeat = defaultTailHeartbeat
