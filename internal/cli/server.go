@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"runtime/debug"
+	"runtime/metrics"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -65,7 +68,7 @@ func newServerCmd(env *Env) *cobra.Command {
 
 // runServer runs a server until the command's context ends (SIGINT/SIGTERM).
 func runServer(cmd *cobra.Command, env *Env, cfg config.Config) error {
-	setServerMemoryLimit(env, cfg.Server)
+	setServerMemoryLimit(cmd.Context(), env, cfg.Server)
 	log := newLogger(env.Stderr, cfg.Log)
 	srv, err := server.New(cfg.Server, server.Options{Logger: log, Version: Version})
 	if err != nil {
@@ -75,12 +78,48 @@ func runServer(cmd *cobra.Command, env *Env, cfg config.Config) error {
 }
 
 // setServerMemoryLimit applies server.memory_limit (GOMEMLIMIT wins) for
-// `server` and `up`. The process is the server: `up`'s agent runs inside
-// it and its own memory_limit (for `kinsight agent`) would be far too low.
-func setServerMemoryLimit(env *Env, s config.Server) {
-	if s.MemoryLimit > 0 && env.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(int64(s.MemoryLimit))
+// `server` and `up` until ctx ends. The process is the server: `up`'s agent
+// runs inside it and its own memory_limit (for `kinsight agent`) would be
+// far too low.
+//
+// A fixed limit below the live heap would have the collector run all the
+// time (Go caps it at half the CPU), and what a server holds live is not
+// bounded by its configuration alone: a metric store with a million series
+// holds gigabytes. So the limit in force is max(memory_limit, 1.5 × the
+// live heap), checked every second: the collector still runs earlier than
+// GOGC's 2× while the live heap is small, and never more often than
+// GOGC=50 would make it when it is large.
+func setServerMemoryLimit(ctx context.Context, env *Env, s config.Server) {
+	if s.MemoryLimit <= 0 || env.Getenv("GOMEMLIMIT") != "" {
+		return
 	}
+	limit := int64(s.MemoryLimit)
+	prev := debug.SetMemoryLimit(limit)
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		for {
+			select {
+			case <-ctx.Done():
+				debug.SetMemoryLimit(prev)
+				return
+			case <-t.C:
+			}
+			debug.SetMemoryLimit(memoryLimitFor(limit, sample))
+		}
+	}()
+}
+
+// memoryLimitFor is the limit in force: the configured one, or 1.5 times
+// the live heap when that is more.
+func memoryLimitFor(configured int64, sample []metrics.Sample) int64 {
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return configured
+	}
+	live := int64(sample[0].Value.Uint64())
+	return max(configured, live+live/2)
 }
 
 // printBanner is what `kinsight up` prints once the server and the agent run.

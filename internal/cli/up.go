@@ -37,7 +37,7 @@ func newUpCmd(env *Env) *cobra.Command {
 // runUp starts the server, then the agent pointed at it. At the end the agent
 // stops first, so what it drains still finds the server up.
 func runUp(ctx context.Context, env *Env, cfg config.Config) error {
-	setServerMemoryLimit(env, cfg.Server)
+	setServerMemoryLimit(ctx, env, cfg.Server)
 	log := newLogger(env.Stderr, cfg.Log)
 	srv, err := server.New(cfg.Server, server.Options{Logger: log, Version: Version})
 	if err != nil {
