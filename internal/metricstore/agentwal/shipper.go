@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/klauspost/compress/snappy"
@@ -49,12 +50,18 @@ type shipper struct {
 	ext     labels.Labels
 
 	// series holds each series' labels as sent (external labels added),
-	// built once per series record rather than per sample.
-	series  map[chunks.HeadSeriesRef][]prompb.Label
+	// built once per series record rather than per sample. They stay in
+	// labels.Labels' compact form (one string per series): the agent-mode
+	// TSDB holds its own copy, and a []prompb.Label per series would add
+	// about 30 bytes a label on top; flush spells them out per batch.
+	series  map[chunks.HeadSeriesRef]labels.Labels
 	cpIndex int      // checkpoint the series map was built from; -1 none
 	saved   position // last position written to posFile
 	dec     record.Decoder
+	pend    []pendingSample // the batch being queued
 	buf     []prompb.TimeSeries
+	lbuf    []prompb.Label  // labels of buf, reused across batches
+	sbuf    []prompb.Sample // samples of buf, reused across batches
 	lb      labels.Builder
 }
 
@@ -74,7 +81,7 @@ func newShipper(s *Store, ep Endpoint) (*shipper, error) {
 		posFile: filepath.Join(s.opts.Dir, "positions", ep.Name+".json"),
 		walDir:  filepath.Join(s.opts.Dir, "wal"),
 		ext:     labels.FromMap(s.opts.ExternalLabels),
-		series:  map[chunks.HeadSeriesRef][]prompb.Label{},
+		series:  map[chunks.HeadSeriesRef]labels.Labels{},
 		cpIndex: -1,
 		dec:     record.NewDecoder(nil, s.log),
 	}, nil
@@ -222,12 +229,9 @@ func (sh *shipper) queue(ctx context.Context, smp record.RefSample, done positio
 		sh.m.failed.Inc()
 		return nil
 	}
-	sh.buf = append(sh.buf, prompb.TimeSeries{
-		Labels:  ls,
-		Samples: []prompb.Sample{{Timestamp: smp.T, Value: smp.V}},
-	})
+	sh.pend = append(sh.pend, pendingSample{ls: ls, t: smp.T, v: smp.V})
 	sh.m.pending.Inc()
-	if len(sh.buf) >= sh.ep.Queue.MaxSamplesPerSend {
+	if len(sh.pend) >= sh.ep.Queue.MaxSamplesPerSend {
 		return sh.flush(ctx, done)
 	}
 	return nil
@@ -242,7 +246,7 @@ func (sh *shipper) resetSeries(seg int) {
 	if err != nil || idx <= sh.cpIndex {
 		return
 	}
-	sh.series = map[chunks.HeadSeriesRef][]prompb.Label{}
+	sh.series = map[chunks.HeadSeriesRef]labels.Labels{}
 	sh.cpIndex = idx
 	if err := sh.readSeries(cp, -1); err != nil {
 		sh.log.Warn("reading WAL checkpoint", "dir", cp, "err", err)
@@ -306,7 +310,8 @@ func (sh *shipper) tailSegment(ctx context.Context, seg int, skipTo position) er
 		samples  []record.RefSample
 		boundary = position{Segment: seg} // end of the last record whose samples are queued
 	)
-	sh.buf = sh.buf[:0]
+	clear(sh.pend)
+	sh.pend = sh.pend[:0]
 	for {
 		for r.Next() {
 			rec := r.Record()
@@ -371,19 +376,46 @@ func (sh *shipper) giveUp(ctx context.Context, boundary position, err error) err
 }
 
 // withExternal adds the external labels a series does not have.
-func (sh *shipper) withExternal(ls labels.Labels) []prompb.Label {
-	if !sh.ext.IsEmpty() {
-		sh.lb.Reset(ls)
-		sh.ext.Range(func(l labels.Label) {
-			if ls.Get(l.Name) == "" {
-				sh.lb.Set(l.Name, l.Value)
-			}
-		})
-		ls = sh.lb.Labels()
+func (sh *shipper) withExternal(ls labels.Labels) labels.Labels {
+	if sh.ext.IsEmpty() {
+		return ls
 	}
-	out := make([]prompb.Label, 0, ls.Len())
-	ls.Range(func(l labels.Label) { out = append(out, prompb.Label{Name: l.Name, Value: l.Value}) })
-	return out
+	sh.lb.Reset(ls)
+	sh.ext.Range(func(l labels.Label) {
+		if ls.Get(l.Name) == "" {
+			sh.lb.Set(l.Name, l.Value)
+		}
+	})
+	return sh.lb.Labels()
+}
+
+// pendingSample is a queued sample with its series' labels.
+type pendingSample struct {
+	ls labels.Labels
+	t  int64
+	v  float64
+}
+
+// buildBatch spells the queued samples out as remote write time series in
+// sh.buf, their labels and samples in two arrays reused from batch to
+// batch (the labels' strings point into the series map's).
+func (sh *shipper) buildBatch() {
+	nl := 0
+	for _, p := range sh.pend {
+		nl += p.ls.Len()
+	}
+	sh.lbuf = slices.Grow(sh.lbuf[:0], nl)
+	sh.sbuf = slices.Grow(sh.sbuf[:0], len(sh.pend))
+	sh.buf = slices.Grow(sh.buf[:0], len(sh.pend))
+	for _, p := range sh.pend {
+		l0 := len(sh.lbuf)
+		p.ls.Range(func(l labels.Label) { sh.lbuf = append(sh.lbuf, prompb.Label{Name: l.Name, Value: l.Value}) })
+		sh.sbuf = append(sh.sbuf, prompb.Sample{Timestamp: p.t, Value: p.v})
+		sh.buf = append(sh.buf, prompb.TimeSeries{
+			Labels:  sh.lbuf[l0:len(sh.lbuf):len(sh.lbuf)],
+			Samples: sh.sbuf[len(sh.sbuf)-1 : len(sh.sbuf) : len(sh.sbuf)],
+		})
+	}
 }
 
 // flush sends the queued samples, retrying recoverable failures (network
@@ -391,10 +423,11 @@ func (sh *shipper) withExternal(ls labels.Labels) []prompb.Label {
 // dropping the batch on other answers (4xx: the receiver will never take
 // it, Prometheus's rule). Then done is saved as the shipped position.
 func (sh *shipper) flush(ctx context.Context, done position) error {
-	if len(sh.buf) == 0 {
+	if len(sh.pend) == 0 {
 		sh.savePosition(done)
 		return nil
 	}
+	sh.buildBatch()
 	n := float64(len(sh.buf))
 	req := &prompb.WriteRequest{Timeseries: sh.buf}
 	raw, err := req.Marshal()
@@ -436,8 +469,14 @@ func (sh *shipper) flush(ctx context.Context, done position) error {
 		backoff = min(2*backoff, sh.ep.Queue.MaxBackoff)
 	}
 	sh.m.pending.Sub(n)
+	// Cleared so the arrays kept for the next batch hold no labels of
+	// series the WAL has since dropped.
+	clear(sh.pend)
+	sh.pend = sh.pend[:0]
 	clear(sh.buf)
 	sh.buf = sh.buf[:0]
+	clear(sh.lbuf[:cap(sh.lbuf)])
+	sh.lbuf = sh.lbuf[:0]
 	done.MaxT = highest
 	sh.savePosition(done)
 	return nil
