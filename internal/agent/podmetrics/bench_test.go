@@ -16,7 +16,7 @@ import (
 
 // benchNode builds a summary and a pod list of 110 pods with 3 containers
 // each (the kubelet's default pod limit), the benchmark size.
-func benchNode(b *testing.B, step uint64) (summary, podList []byte) {
+func benchNode(b testing.TB, step uint64) (summary, podList []byte) {
 	u := func(v uint64) *uint64 { return &v }
 	now := metav1.NewTime(time.Unix(1_700_000_000+int64(step)*10, 0))
 	fs := &stats.FsStats{Time: now, UsedBytes: u(1 << 20), CapacityBytes: u(100 << 30), AvailableBytes: u(50 << 30)}
