@@ -47,12 +47,13 @@ func TestServerMemoryLimit(t *testing.T) {
 	}
 }
 
-// TestMemoryLimitFollowsLiveHeap checks the floor of 1.5 times the live
-// heap: a limit below what is live would keep the collector running.
+// TestMemoryLimitFollowsLiveHeap checks the floor of 2 × live −
+// memory_limit/3: a limit near what is live would keep the collector
+// running.
 func TestMemoryLimitFollowsLiveHeap(t *testing.T) {
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	if got := memoryLimitFor(math.MaxInt64/2, sample); got != math.MaxInt64/2 {
-		t.Errorf("a limit above 1.5 × live: got %d, want it unchanged", got)
+		t.Errorf("a limit above 2 × live: got %d, want it unchanged", got)
 	}
 	keep := make([]byte, 64<<20)
 	for i := range keep {
@@ -64,9 +65,10 @@ func TestMemoryLimitFollowsLiveHeap(t *testing.T) {
 	if live < 64<<20 {
 		t.Fatalf("live heap %d after holding 64 MiB", live)
 	}
-	got := memoryLimitFor(1<<20, sample)
-	if got < 96<<20 || got != live+live/2 {
-		t.Errorf("limit %d with %d live, want %d", got, live, live+live/2)
+	const configured = 3 << 20
+	got := memoryLimitFor(configured, sample)
+	if want := 2*live - configured/3; got != want {
+		t.Errorf("limit %d with %d live, want %d", got, live, want)
 	}
 	runtime.KeepAlive(keep)
 }

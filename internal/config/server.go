@@ -38,10 +38,11 @@ type Server struct {
 	// the collector lets the heap grow to about twice what is live (mostly
 	// the heads while ingesting), which with the binary's own pages took
 	// RSS past 400 MB in the issue 2 benchmark; with it the collector runs
-	// earlier as memory nears the limit. The limit in force is never below
-	// 1.5 times the live heap, so a server that holds more (a metric store
-	// with a million series) collects at 1.5 times what is live instead of
-	// all the time. Default: 320MiB; 0: off.
+	// earlier as memory nears the limit. Once the live heap passes two
+	// thirds of it the limit in force rises (2 × live − limit/3, see
+	// internal/cli), so a server that holds more (a metric store with many
+	// series) does not run the collector all the time. Default: 320MiB;
+	// 0: off.
 	MemoryLimit ByteSize `yaml:"memory_limit"`
 	// Auth lists the access keys. With none, only loopback listens are allowed.
 	Auth Auth `yaml:"auth"`
