@@ -90,8 +90,9 @@ func runServer(cmd *cobra.Command, env *Env, cfg config.Config) error {
 // max(memory_limit, 2 × live − memory_limit/3): the configured limit while
 // the live heap is under two thirds of it (the log server's heads, ~180 MiB
 // while ingesting), then a headroom of live − memory_limit/3 that grows
-// back towards GOGC's 2 × live (a 200,000-series metric store took 50% more
-// CPU under a flat 1.5 × live).
+// back towards GOGC's 2 × live. In between the collector still costs more:
+// a 200,000-series metric store took ~40% more CPU for ~40% less RSS
+// (docs/benchmarks.md, issue 2); memory_limit: 0 turns this off.
 func setServerMemoryLimit(ctx context.Context, env *Env, s config.Server) {
 	if s.MemoryLimit <= 0 || env.Getenv("GOMEMLIMIT") != "" {
 		return
