@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -359,6 +360,19 @@ type settleResult struct {
 	WALDU    diskUsage
 	DataDU   diskUsage
 	Metrics  map[string]float64
+}
+
+// dropNonFinite removes NaN and ±Inf metrics (a summary with no
+// observations yet reports NaN quantiles), which JSON cannot encode.
+func (s *settleResult) dropNonFinite() {
+	if s == nil {
+		return
+	}
+	for k, v := range s.Metrics {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			delete(s.Metrics, k)
+		}
+	}
 }
 
 // waitSettled polls /metrics until the heads are flushed, no part is being

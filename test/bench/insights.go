@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -483,15 +482,7 @@ func cmdInsights(ctx context.Context, f *flags, command string, stdout io.Writer
 	}
 	res.write(stdout)
 	if f.jsonOut != "" {
-		if res.Settle != nil {
-			// A freshly restarted server (--reuse) reports NaN quantiles
-			// for summaries with no observations yet; JSON has no NaN.
-			for k, v := range res.Settle.Metrics {
-				if math.IsNaN(v) || math.IsInf(v, 0) {
-					delete(res.Settle.Metrics, k)
-				}
-			}
-		}
+		res.Settle.dropNonFinite()
 		data, err := json.MarshalIndent(res, "", "  ")
 		if err != nil {
 			return err

@@ -487,6 +487,7 @@ func finish(rep *report, f *flags, stdout io.Writer) error {
 	if f.jsonOut == "" {
 		return nil
 	}
+	rep.Settle.dropNonFinite()
 	data, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return err
