@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/kinsight/kinsight/internal/insights/value"
+	"github.com/kinsight/kinsight/internal/jsonx"
 )
 
 // jsonPlan is which flattened JSON keys the query reads. Only those are
@@ -157,7 +158,7 @@ func (j *jscan) ws() {
 // str reads a string at j.i (which is '"') and returns its decoded text.
 func (j *jscan) str() (string, bool) {
 	start := j.i
-	end, ok := skipString(j.s, j.i)
+	end, ok := jsonx.SkipString(j.s, j.i)
 	if !ok {
 		return "", false
 	}
@@ -274,13 +275,13 @@ func (j *jscan) member() bool {
 		e, ok = j.p.paths[string(j.path)]
 	}
 	if !ok {
-		end, ok := skipValue(j.s, j.i)
+		end, ok := jsonx.SkipValue(j.s, j.i)
 		j.i = end
 		return ok
 	}
 	if e.slot >= 0 {
 		start := j.i
-		end, ok := skipValue(j.s, j.i)
+		end, ok := jsonx.SkipValue(j.s, j.i)
 		if !ok {
 			return false
 		}
@@ -303,83 +304,9 @@ func (j *jscan) member() bool {
 			return j.array()
 		}
 	}
-	end, ok := skipValue(j.s, j.i)
+	end, ok := jsonx.SkipValue(j.s, j.i)
 	j.i = end
 	return ok
-}
-
-// skipString returns the offset after the string starting at i (a '"').
-func skipString(s string, i int) (int, bool) {
-	i++
-	// Short strings (most keys and values) end sooner than an IndexByte
-	// call pays off.
-	for end := min(i+16, len(s)); i < end; i++ {
-		switch s[i] {
-		case '"':
-			return i + 1, true
-		case '\\':
-			goto slow
-		}
-	}
-slow:
-	for {
-		k := strings.IndexByte(s[i:], '"')
-		if k < 0 {
-			return len(s), false
-		}
-		i += k
-		// An odd number of backslashes before the quote escapes it.
-		b := 0
-		for b < i && s[i-1-b] == '\\' {
-			b++
-		}
-		i++
-		if b%2 == 0 {
-			return i, true
-		}
-	}
-}
-
-// skipValue returns the offset after the JSON value starting at i.
-func skipValue(s string, i int) (int, bool) {
-	if i >= len(s) {
-		return i, false
-	}
-	switch s[i] {
-	case '"':
-		return skipString(s, i)
-	case '{', '[':
-		depth := 0
-		for i < len(s) {
-			switch s[i] {
-			case '"':
-				e, ok := skipString(s, i)
-				if !ok {
-					return e, false
-				}
-				i = e
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1, true
-				}
-			}
-			i++
-		}
-		return i, false
-	}
-	start := i
-	for i < len(s) {
-		switch s[i] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return i, i > start
-		}
-		i++
-	}
-	return i, i > start
 }
 
 // allFound reports whether every wanted slot has a value.

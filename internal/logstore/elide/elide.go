@@ -20,6 +20,8 @@ package elide
 import (
 	"errors"
 	"strings"
+
+	"github.com/kinsight/kinsight/internal/jsonx"
 )
 
 // Placeholder is what an elided value is replaced by in a stored message.
@@ -107,7 +109,7 @@ func walk(msg string, known func(key string, at int) int, fn func(key string, va
 		if i >= len(msg) || msg[i] != '"' {
 			return false
 		}
-		end, ok := skipString(msg, i)
+		end, ok := jsonx.SkipString(msg, i)
 		if !ok {
 			return false
 		}
@@ -122,7 +124,7 @@ func walk(msg string, known func(key string, at int) int, fn func(key string, va
 			vEnd = known(key, i)
 		}
 		if vEnd < 0 {
-			if vEnd, ok = skipValue(msg, i); !ok {
+			if vEnd, ok = jsonx.SkipValue(msg, i); !ok {
 				return false
 			}
 		}
@@ -200,68 +202,4 @@ func skipWS(s string, i int) int {
 		}
 	}
 	return i
-}
-
-// skipString returns the offset after the string starting at i (a '"').
-func skipString(s string, i int) (int, bool) {
-	i++
-	for {
-		k := strings.IndexByte(s[i:], '"')
-		if k < 0 {
-			return len(s), false
-		}
-		i += k
-		// An odd number of backslashes before the quote escapes it.
-		b := 0
-		for s[i-1-b] == '\\' {
-			b++
-		}
-		i++
-		if b%2 == 0 {
-			return i, true
-		}
-	}
-}
-
-// skipValue returns the offset after the JSON value starting at i. It
-// matches brackets and skips strings; scalars end at a delimiter.
-func skipValue(s string, i int) (int, bool) {
-	if i >= len(s) {
-		return i, false
-	}
-	switch s[i] {
-	case '"':
-		return skipString(s, i)
-	case '{', '[':
-		depth := 0
-		for i < len(s) {
-			switch s[i] {
-			case '"':
-				e, ok := skipString(s, i)
-				if !ok {
-					return e, false
-				}
-				i = e
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1, true
-				}
-			}
-			i++
-		}
-		return i, false
-	}
-	start := i
-	for i < len(s) {
-		switch s[i] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return i, i > start
-		}
-		i++
-	}
-	return i, i > start
 }
