@@ -48,7 +48,14 @@
 //   - The Prometheus side only copies the last computed Result into constant
 //     metrics: a scrape never reads the kubelet or the cgroup tree. Two pods
 //     of one namespace and name in one observation give one series (the
-//     first), so a duplicate never fails the scrape.
+//     first), so a duplicate never fails the scrape. The series of one pod,
+//     container or interface share one set of label pairs per scrape (built
+//     once, never modified) rather than a copy per series as client_golang's
+//     constant metrics make (BenchmarkObserveAndScrape, 10,000 series:
+//     281k → 66k allocations a cycle).
+//   - GET /pods is decoded into types naming only the fields the metrics
+//     read (FuzzParsePodList checks it against the API's own types), so a
+//     pod's managed fields, env and volumes are skipped, not built.
 //   - The Service label is a hook (Options.Service); left unset it is empty,
 //     which Prometheus treats as absent.
 package podmetrics

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	stats "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
 
@@ -64,15 +63,6 @@ func ParseSummary(data []byte, now time.Time) (*Snapshot, error) {
 		snap.Pods[p.UID] = p
 	}
 	return snap, nil
-}
-
-// ParsePodList decodes the kubelet's GET /pods body (a v1.PodList).
-func ParsePodList(data []byte) ([]corev1.Pod, error) {
-	var l corev1.PodList
-	if err := json.Unmarshal(data, &l); err != nil {
-		return nil, fmt.Errorf("decode pod list: %w", err)
-	}
-	return l.Items, nil
 }
 
 func sumContainers(p *PodSample) {
