@@ -277,6 +277,10 @@ type batch struct {
 	// pointers for the garbage collector to scan.
 	buf []byte
 	n   int // events in buf
+	// shared is the Shared part of buf's events (the first event's: a
+	// file's kubernetes object, quoted), written once in buf's header.
+	// It views the file route's bytes, which are never modified.
+	shared string
 	// last is the newest timestamp in buf; sorted says buf's timestamps
 	// never went back (else push sorts it).
 	last   int64
@@ -302,13 +306,14 @@ func (b *batch) add(pool *payloadPool, bk batchKey, e *cloudwatch.Event) int {
 		if b.buf == nil {
 			b.buf = pool.get(max(b.hint, firstBatchBytes))
 		}
-		b.buf = appendPayloadHeader(b.buf[:0], bk.group, bk.stream)
+		b.shared = e.Shared
+		b.buf = appendPayloadHeader(b.buf[:0], bk.group, bk.stream, b.shared)
 		b.sorted = true
 	} else if e.Timestamp < b.last {
 		b.sorted = false
 	}
 	b.last = max(b.last, e.Timestamp)
-	b.buf = appendPayloadEvent(b.buf, e)
+	b.buf = appendPayloadEvent(b.buf, e, b.shared)
 	b.n++
 	n := len(e.Message) + cloudwatch.EventOverhead
 	if e.Quoted {
@@ -515,8 +520,10 @@ func (pr *processor) emit(k fileKey, f *fileState, recs []cri.Record) {
 		case f.route.container && pr.p.cw != nil:
 			// The CloudWatch output takes records already quoted: the
 			// request body is then a copy (see cloudwatch.Event.Quoted).
-			pr.scratch, pr.tmp, ev.Size = appendQuotedContainerRecord(pr.scratch[:0], pr.tmp, &f.route, r, pr.p.cfg.MergeLogKey)
-			ev.Message, ev.Quoted = bytesString(pr.scratch), true
+			// The kubernetes object is not in the record but shared by
+			// the batch (payload version 4, codec.go).
+			pr.scratch, pr.tmp, ev.Size, ev.SharedAt = appendQuotedContainerRecord(pr.scratch[:0], pr.tmp, &f.route, r, pr.p.cfg.MergeLogKey)
+			ev.Message, ev.Quoted, ev.Shared = bytesString(pr.scratch), true, bytesString(f.route.kubeEscaped)
 		case f.route.container:
 			pr.scratch = appendContainerRecord(pr.scratch[:0], &f.route, r, pr.p.cfg.MergeLogKey)
 			ev.Message = bytesString(pr.scratch)

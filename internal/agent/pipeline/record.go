@@ -48,9 +48,12 @@ func appendContainerRecord(b []byte, fr *fileRoute, r *cri.Record, mergeKey stri
 // writes, as a JSON string literal (what jsonx.AppendString would make of
 // it), and returns the record's own length. Only the message and the
 // merged fields are escaped here (the message twice); the kubernetes
-// object, most of a record, was escaped once for the file. tmp is scratch
-// space, returned for reuse.
-func appendQuotedContainerRecord(b, tmp []byte, fr *fileRoute, r *cri.Record, mergeKey string) (_, _ []byte, size int) {
+// object, most of a record, was escaped once for the file
+// (fr.kubeEscaped) and is not written: it belongs at the returned offset
+// at in b (cloudwatch.Event.Shared), so a batch holds it once. tmp is
+// scratch space, returned for reuse.
+func appendQuotedContainerRecord(b, tmp []byte, fr *fileRoute, r *cri.Record, mergeKey string) (_, _ []byte, size, at int) {
+	start := len(b)
 	b = append(b, `"{\"log\":`...)
 	tmp = jsonx.AppendString(tmp[:0], bytesString(r.Message))
 	size = len(`{"log":`) + len(tmp)
@@ -62,14 +65,14 @@ func appendQuotedContainerRecord(b, tmp []byte, fr *fileRoute, r *cri.Record, me
 	b = r.Time.UTC().AppendFormat(b, time.RFC3339Nano)
 	size += len(`,"stream":""`) + len(r.Stream) + len(`,"time":"`) + len(b) - n
 	b = append(b, `\",\"kubernetes\":`...)
-	b = append(b, fr.kubeEscaped...)
+	at = len(b) - start
 	size += len(`","kubernetes":`) + len(fr.kubeJSON)
 	if fr.merge {
 		tmp = appendMerged(tmp[:0], r.Message, mergeKey)
 		size += len(tmp)
 		b = jsonx.AppendEscaped(b, bytesString(tmp))
 	}
-	return append(b, `}"`...), tmp, size + 1
+	return append(b, `}"`...), tmp, size + 1, at
 }
 
 // jsonObject returns msg trimmed if it is one JSON object, else nil.

@@ -13,6 +13,7 @@ import (
 	"github.com/kinsight/kinsight/internal/agent/cri"
 	"github.com/kinsight/kinsight/internal/agent/journal"
 	"github.com/kinsight/kinsight/internal/agent/kube"
+	"github.com/kinsight/kinsight/internal/agent/output/cloudwatch"
 	"github.com/kinsight/kinsight/internal/jsonx"
 )
 
@@ -260,7 +261,9 @@ func FuzzContainerRecord(f *testing.F) {
 		}
 		// The quoted form is the record as a JSON string, and its size the
 		// record's length.
-		q, _, size := appendQuotedContainerRecord(nil, nil, &fr, r, key)
+		q, _, size, at := appendQuotedContainerRecord(nil, nil, &fr, r, key)
+		ev := cloudwatch.Event{Message: string(q), Quoted: true, Size: size, Shared: string(fr.kubeEscaped), SharedAt: at}
+		q = []byte(ev.Literal())
 		if want := jsonx.AppendString(nil, string(b)); string(q) != string(want) || size != len(b) {
 			t.Fatalf("quoted record %s (size %d), want %s (size %d)", q, size, want, len(b))
 		}

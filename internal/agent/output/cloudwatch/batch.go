@@ -46,6 +46,36 @@ type Event struct {
 	// then the text's own length in bytes, which the limits count.
 	Quoted bool
 	Size   int
+	// Shared, when not empty (Quoted events only), is spliced into Message
+	// at SharedAt: the literal is Message[:SharedAt] + Shared +
+	// Message[SharedAt:]. The agent's records carry their file's
+	// kubernetes object this way, so a batch holds it once, not once per
+	// record; it is expanded only while writing the request body.
+	Shared   string
+	SharedAt int
+}
+
+// quotedLen is the length of a Quoted event's literal.
+func (e *Event) quotedLen() int { return len(e.Message) + len(e.Shared) }
+
+// appendQuoted appends a Quoted event's literal, Shared spliced in.
+func (e *Event) appendQuoted(b []byte) []byte {
+	if e.Shared == "" {
+		return append(b, e.Message...)
+	}
+	at := min(max(e.SharedAt, 0), len(e.Message))
+	b = append(b, e.Message[:at]...)
+	b = append(b, e.Shared...)
+	return append(b, e.Message[at:]...)
+}
+
+// Literal returns a Quoted event's whole literal (Shared spliced in);
+// for a plain event, its Message.
+func (e *Event) Literal() string {
+	if !e.Quoted || e.Shared == "" {
+		return e.Message
+	}
+	return string(e.appendQuoted(make([]byte, 0, e.quotedLen())))
 }
 
 // size is the length of the event's text, as the batch limits count it.
@@ -61,9 +91,10 @@ func (e *Event) Text() string {
 	if !e.Quoted {
 		return e.Message
 	}
+	lit := e.Literal()
 	var s string
-	if err := json.Unmarshal([]byte(e.Message), &s); err != nil {
-		return e.Message // not what Quoted promises; the bytes are all there is
+	if err := json.Unmarshal([]byte(lit), &s); err != nil {
+		return lit // not what Quoted promises; the bytes are all there is
 	}
 	return s
 }
@@ -71,7 +102,7 @@ func (e *Event) Text() string {
 // unquote turns a Quoted event into a plain one.
 func (e *Event) unquote() {
 	if e.Quoted {
-		e.Message, e.Quoted, e.Size = e.Text(), false, 0
+		e.Message, e.Quoted, e.Size, e.Shared, e.SharedAt = e.Text(), false, 0, "", 0
 	}
 }
 

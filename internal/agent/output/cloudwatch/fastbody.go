@@ -70,13 +70,14 @@ func (r rawBody) Bytes() []byte { return r.raw }
 // appendPutLogEventsBody writes PutLogEvents' JSON body.
 func appendPutLogEventsBody(b []byte, fe *fastEvents) []byte {
 	b = append(b, `{"logEvents":[`...)
-	for i, e := range fe.events {
+	for i := range fe.events {
+		e := &fe.events[i]
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"message":`...)
 		if e.Quoted {
-			b = append(b, e.Message...)
+			b = e.appendQuoted(b)
 		} else {
 			b = jsonx.AppendString(b, e.Message)
 		}
@@ -103,8 +104,9 @@ func (fastBody) HandleSerialize(ctx context.Context, in middleware.SerializeInpu
 	}
 	// Records are JSON: escaping their quotes adds about a sixth.
 	n := 64 + len(fe.group) + len(fe.stream)
-	for _, e := range fe.events {
-		n += len(e.Message) + 40
+	for i := range fe.events {
+		e := &fe.events[i]
+		n += e.quotedLen() + 40
 		if !e.Quoted {
 			n += len(e.Message) / 4
 		}
