@@ -36,8 +36,9 @@
 // request body is a concatenation. The kubernetes object is not in the
 // record at all: a batch's payload holds it once (cloudwatch.Event.Shared,
 // payload version 4) and it is spliced in only while the request body is
-// written, so a batch held in memory or spilled to disk is about a fifth
-// of the bytes its records make. Lines come from the tailer in shared
+// written, so a batch held in memory or spilled to disk lacks most of its
+// records' bytes (steady benchmark: in-use heap 29 → 20 MB, GC cycles
+// 178 → 65 over its minute). Lines come from the tailer in shared
 // slabs. So a record's bytes are copied a fixed few times and allocate no
 // objects of their own; the garbage collector sees large pointer-free
 // blocks.
