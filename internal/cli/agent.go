@@ -29,6 +29,7 @@ import (
 	"github.com/kinsight/kinsight/internal/agent/output/cloudwatch"
 	"github.com/kinsight/kinsight/internal/agent/output/stream"
 	"github.com/kinsight/kinsight/internal/agent/pipeline"
+	"github.com/kinsight/kinsight/internal/agent/servicemap"
 	"github.com/kinsight/kinsight/internal/config"
 	"github.com/kinsight/kinsight/internal/metricstore/agentmetrics"
 )
@@ -114,7 +115,10 @@ type agent struct {
 	p       *pipeline.Pipeline
 	watcher *kube.Watcher
 	metrics *agentmetrics.Runner
-	closers []func() error
+	// services feeds the pod metrics' Service label (nil without
+	// Kubernetes).
+	services *servicemap.Map
+	closers  []func() error
 }
 
 func (a *agent) close() {
@@ -135,6 +139,9 @@ func (a *agent) run(ctx context.Context) error {
 	defer stopMetrics()
 	merr := make(chan error, 1)
 	if a.metrics != nil {
+		if a.services != nil {
+			go func() { _ = a.services.Run(mctx) }() // ends with mctx; errors only on set-up
+		}
 		go func() { merr <- a.metrics.Run(mctx) }()
 	} else {
 		merr <- nil
@@ -204,6 +211,7 @@ func newAgent(ctx context.Context, env *Env, a config.Agent, dataDir string, log
 	}
 	if mr != nil {
 		ag.metrics = mr
+		ag.services = setup.services
 		ag.closers = append(ag.closers, store.Close) // a no-op once Run has closed it
 		log.Info("kinsight agent metrics on", "sources", strings.Join(setup.sources, ","),
 			"remote_write", strings.Join(setup.endpoints, ","), "interval", time.Duration(a.Metrics.Interval))

@@ -18,6 +18,7 @@ import (
 	"github.com/kinsight/kinsight/internal/agent/clustermetrics"
 	"github.com/kinsight/kinsight/internal/agent/nodemetrics"
 	"github.com/kinsight/kinsight/internal/agent/podmetrics"
+	"github.com/kinsight/kinsight/internal/agent/servicemap"
 	"github.com/kinsight/kinsight/internal/config"
 	"github.com/kinsight/kinsight/internal/metricstore/agentmetrics"
 	"github.com/kinsight/kinsight/internal/metricstore/agentwal"
@@ -31,6 +32,9 @@ const metricsJob = "kinsight-agent"
 type metricsSetup struct {
 	endpoints []string
 	sources   []string
+	// services names pods' Services for the pod metrics; the agent runs it
+	// beside the metric side. Nil without Kubernetes.
+	services *servicemap.Map
 }
 
 // newMetrics builds the agent's metric side from a.Metrics, or returns
@@ -85,6 +89,12 @@ func newMetrics(env *Env, a config.Agent, dataDir, node string, kubeOn bool, log
 		po := podmetrics.Options{ClusterName: a.ClusterName, NodeName: node, CgroupRoot: m.Pods.CgroupRoot, ProcRoot: m.Node.ProcPath, Logger: log}
 		if rc != nil {
 			po.InstanceID = instanceID(rc, node, log)
+			if cs, err := kubernetes.NewForConfig(rc); err != nil {
+				log.Error("metrics: the Service label of pod metrics off", "err", err)
+			} else {
+				setup.services = servicemap.New(cs, node)
+				po.Service = setup.services.Service
+			}
 		}
 		if source == "kubelet" {
 			u := m.Pods.KubeletURL
