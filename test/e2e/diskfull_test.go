@@ -34,6 +34,9 @@ type diskPhase struct {
 	leave int64
 	// reason is the write_errors_total reason that must have refused.
 	reason string
+	// orReason, when set, may refuse first instead: a race the phase
+	// cannot steer (see flush-enospc).
+	orReason string
 	// immediate: a write right after freeing space must succeed; otherwise
 	// a flush in retry backoff (up to 10 s) may refuse for a while.
 	immediate bool
@@ -53,7 +56,14 @@ var diskPhases = []diskPhase{{
 	// Small heads flushed every second: a part write fails with ENOSPC, the
 	// flush retries, the WAL cannot be trimmed and the next full head makes
 	// writes wait and then refuses them as a backlog.
-	name: "flush-enospc", leave: 8 << 20, reason: "backlog",
+	//
+	// Whether a part write or the WAL's next 1 MiB segment meets ENOSPC
+	// first depends on when the flush runs against the writes (on a busy CI
+	// machine the WAL sometimes does, with ~1 MB free and no failed flush
+	// yet), so a WAL refusal is accepted too; the guarantees checked after
+	// the refusal (acknowledged batches once, refused ones absent, recovery)
+	// are the same either way.
+	name: "flush-enospc", leave: 8 << 20, reason: "backlog", orReason: "wal",
 	yaml: "  logs:\n    head_max_bytes: 2MiB\n    flush_interval: 1s\n    wal_segment_bytes: 1MiB\n    min_free_disk_bytes: 1\n",
 }}
 
@@ -135,7 +145,7 @@ func TestDiskFullRefusesThenRecovers(t *testing.T) {
 		reasons := writeErrors(t, p)
 		t.Logf("%s: first refusal after %d batches with %d bytes free; write errors by reason %v; flush errors %g",
 			ph.name, writes, free, reasons, storeMetric(t, p, "kinsight_logstore_flush_errors_total"))
-		if reasons[ph.reason] < 1 {
+		if reasons[ph.reason] < 1 && (ph.orReason == "" || reasons[ph.orReason] < 1) {
 			t.Errorf("%s: write_errors_total{reason=%q} = 0, want >= 1 (all: %v)", ph.name, ph.reason, reasons)
 		}
 		switch ph.reason {
