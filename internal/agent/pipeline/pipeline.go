@@ -640,8 +640,20 @@ func (pr *processor) push(bk batchKey, b *batch, cursor string) {
 		pr.p.pool.put(b.buf) // encodePayload copied the events
 	}
 	ps := make([]position, 0, len(b.pos))
+	saved := true
 	for _, pos := range b.pos {
 		ps = append(ps, pos)
+		saved = pr.p.cp.Persisted(pos.File) && saved
+	}
+	if !saved {
+		// A file this batch is the first from (a new or rotated file):
+		// its identity goes to disk before any of its lines can reach the
+		// server, so a crash does not leave a copy (its .gz) that a
+		// restart would take for unread and send under another source.
+		// Once per new file; a failed save only weakens exactly-once.
+		if err := pr.p.cp.Flush(); err != nil {
+			pr.p.log.Warn("save checkpoints before a new file's first batch", "err", err)
+		}
 	}
 	pr.p.waitForRoom(len(pl))
 	if err := pr.p.buf.Push(context.Background(), pl, encodeToken(token{Positions: ps, Cursor: cursor, Events: b.n})); err != nil {

@@ -27,6 +27,12 @@ type Checkpoints struct {
 	paths   map[fileKey]*pathNote // include-matched names of tracked identities, for Ack to record
 	links   map[fileKey]*cpLink   // content now read from another inode (its .gz or copy)
 	dirty   bool
+	// epoch numbers the encodes of Flush (the next one is epoch), saved
+	// is the last one written; an entry whose pending epoch is above saved
+	// is not on disk yet (see Persisted).
+	epoch, saved uint64
+
+	flushMu sync.Mutex // one Flush at a time: a late rename must not put back an older file
 }
 
 type cpEntry struct {
@@ -36,6 +42,20 @@ type cpEntry struct {
 	// Path is the include-matched name the content was read under, so a
 	// rotated file (or its .gz) found after a restart keeps its Line.Path.
 	Path string
+	// Source is the Line.Source the content is read under when it is not
+	// the identity's own (a .gz or copy promoted from a ghost continues
+	// its origin's source), 0 otherwise. Kept so that after a restart the
+	// lines in flight re-read from the .gz name the same source and the
+	// server drops them as repeats.
+	Source uint64
+	// pending is the Flush epoch that writes the entry's identity (or
+	// source) for the first time, 0 once written; see Persisted.
+	pending uint64
+	// registered says the entry only records where this process started
+	// reading (register) and no ack came yet: lookups ignore it, since the
+	// tailer's own state knows better while it runs; after a restart it
+	// is an entry like any other.
+	registered bool
 }
 
 // pathNote is the tailer's word on which include-matched name an identity
@@ -44,6 +64,7 @@ type cpEntry struct {
 // acknowledges by FileID alone.
 type pathNote struct {
 	head, path string
+	src        uint64 // see cpEntry.Source
 	seen       time.Time
 }
 
@@ -62,6 +83,7 @@ type ckpt struct {
 	id   FileID
 	off  int64
 	path string
+	src  uint64
 }
 
 // checkpointFile is the on-disk JSON shape; version guards future changes.
@@ -79,6 +101,8 @@ type checkpointKV struct {
 	// Path is absent in files written before it existed: such entries
 	// resume without a name and take the name of the live file beside them.
 	Path string `json:"path,omitempty"`
+	// Source is cpEntry.Source (absent when the identity's own).
+	Source uint64 `json:"source,omitempty"`
 }
 
 const checkpointVersion = 1
@@ -87,7 +111,7 @@ const checkpointVersion = 1
 // empty set). path "" keeps checkpoints in memory only. A corrupt file is an
 // error: the caller decides whether to start afresh (and re-read or skip).
 func OpenCheckpoints(path string) (*Checkpoints, error) {
-	c := &Checkpoints{path: path, now: time.Now, entries: map[fileKey]*cpEntry{}, paths: map[fileKey]*pathNote{}, links: map[fileKey]*cpLink{}}
+	c := &Checkpoints{path: path, now: time.Now, entries: map[fileKey]*cpEntry{}, paths: map[fileKey]*pathNote{}, links: map[fileKey]*cpLink{}, epoch: 1}
 	if path == "" {
 		return c, nil
 	}
@@ -119,7 +143,7 @@ func decodeCheckpoints(b []byte) (map[fileKey]*cpEntry, error) {
 		if kv.Offset < 0 {
 			return nil, fmt.Errorf("negative offset %d for %d:%d", kv.Offset, kv.Dev, kv.Ino)
 		}
-		m[fileKey{kv.Dev, kv.Ino}] = &cpEntry{Head: string(kv.Head), Offset: kv.Offset, Seen: time.Unix(kv.Seen, 0), Path: kv.Path}
+		m[fileKey{kv.Dev, kv.Ino}] = &cpEntry{Head: string(kv.Head), Offset: kv.Offset, Seen: time.Unix(kv.Seen, 0), Path: kv.Path, Source: kv.Source}
 	}
 	return m, nil
 }
@@ -127,7 +151,7 @@ func decodeCheckpoints(b []byte) (map[fileKey]*cpEntry, error) {
 func encodeCheckpoints(m map[fileKey]*cpEntry) ([]byte, error) {
 	f := checkpointFile{Version: checkpointVersion, Files: make([]checkpointKV, 0, len(m))}
 	for k, e := range m {
-		f.Files = append(f.Files, checkpointKV{Dev: k.dev, Ino: k.ino, Head: []byte(e.Head), Offset: e.Offset, Seen: e.Seen.Unix(), Path: e.Path})
+		f.Files = append(f.Files, checkpointKV{Dev: k.dev, Ino: k.ino, Head: []byte(e.Head), Offset: e.Offset, Seen: e.Seen.Unix(), Path: e.Path, Source: e.Source})
 	}
 	sort.Slice(f.Files, func(i, j int) bool {
 		a, b := f.Files[i], f.Files[j]
@@ -149,13 +173,22 @@ func (c *Checkpoints) Ack(file FileID, offset int64) {
 	}
 }
 
-// follow links from to to (see cpLink) and gives to what from has already.
-func (c *Checkpoints) follow(from, to FileID, now time.Time) {
+// follow links from to to (see cpLink), gives to what from has already,
+// and records src as the source to's content is read under.
+func (c *Checkpoints) follow(from, to FileID, src uint64, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.links[from.key()] = &cpLink{head: from.Head, to: to, seen: now}
+	off := int64(0) // from unknown (forgotten): read all of to again rather than skip any
 	if e := c.entries[from.key()]; e != nil && headsMatch(e.Head, from.Head) {
-		c.ack(to, e.Offset)
+		off = e.Offset
+	}
+	c.ack(to, off)
+	c.setSource(to, src, now)
+	if e := c.entries[to.key()]; e != nil {
+		// The new identity and its source must be on disk before lines
+		// read from it are sent (Persisted).
+		e.pending = c.epoch
 	}
 }
 
@@ -163,9 +196,17 @@ func (c *Checkpoints) follow(from, to FileID, now time.Time) {
 func (c *Checkpoints) ack(file FileID, offset int64) {
 	e := c.entries[file.key()]
 	if e == nil || !headsMatch(e.Head, file.Head) {
-		c.entries[file.key()] = &cpEntry{Head: file.Head, Offset: offset, Seen: c.now(), Path: c.notedPath(file)}
+		e = &cpEntry{Head: file.Head, Offset: offset, Seen: c.now()}
+		if n := c.note(file); n != nil {
+			e.Path, e.Source = n.path, n.src
+		}
+		c.entries[file.key()] = e
 		c.dirty = true
 		return
+	}
+	if e.registered {
+		e.registered = false
+		c.dirty = true
 	}
 	if e.Path == "" {
 		if p := c.notedPath(file); p != "" {
@@ -186,10 +227,18 @@ func (c *Checkpoints) ack(file FileID, offset int64) {
 // notedPath is the path the tailer noted for the identity ("" if none).
 // c.mu must be held.
 func (c *Checkpoints) notedPath(file FileID) string {
-	if n := c.paths[file.key()]; n != nil && headsMatch(n.head, file.Head) {
+	if n := c.note(file); n != nil {
 		return n.path
 	}
 	return ""
+}
+
+// note is the tailer's note on the identity, nil if none. c.mu must be held.
+func (c *Checkpoints) note(file FileID) *pathNote {
+	if n := c.paths[file.key()]; n != nil && headsMatch(n.head, file.Head) {
+		return n
+	}
+	return nil
 }
 
 // notePath records that the identity is read under the include-matched
@@ -204,6 +253,9 @@ func (c *Checkpoints) notePath(file FileID, path string, now time.Time) {
 	defer c.mu.Unlock()
 	k := file.key()
 	if n := c.paths[k]; n != nil {
+		if !headsMatch(n.head, file.Head) {
+			n.src = 0 // other content on the inode
+		}
 		n.head, n.path, n.seen = file.Head, path, now
 	} else {
 		c.paths[k] = &pathNote{head: file.Head, path: path, seen: now}
@@ -214,15 +266,87 @@ func (c *Checkpoints) notePath(file FileID, path string, now time.Time) {
 	}
 }
 
-// Lookup returns the acknowledged offset of the identity, if any.
-func (c *Checkpoints) Lookup(file FileID) (int64, bool) {
+// noteSource records src as the source file's content is read under (0:
+// its own; see cpEntry.Source).
+func (c *Checkpoints) noteSource(file FileID, src uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.setSource(file, src, c.now())
+}
+
+// setSource is noteSource; c.mu must be held.
+func (c *Checkpoints) setSource(file FileID, src uint64, now time.Time) {
+	k := file.key()
+	if n := c.note(file); n != nil {
+		n.src = src
+	} else {
+		c.paths[k] = &pathNote{head: file.Head, src: src, seen: now}
+	}
+	if e := c.entries[k]; e != nil && headsMatch(e.Head, file.Head) && e.Source != src {
+		e.Source = src
+		e.pending = c.epoch
+		c.dirty = true
+	}
+}
+
+// register records an identity the tailer starts reading at off, unless
+// an entry for it exists. Its lines are sent under a source derived from
+// it, and a crash may come before their first acknowledgement is saved:
+// the identity must be on disk by then (Persisted), or a restart that
+// finds the content compressed under another inode cannot tell it was
+// sent, and sends it again under another source.
+func (c *Checkpoints) register(file FileID, off int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[file.key()]; e != nil && headsMatch(e.Head, file.Head) {
+		return
+	}
+	e := &cpEntry{Head: file.Head, Offset: off, Seen: c.now(), pending: c.epoch, registered: true}
+	if n := c.note(file); n != nil {
+		e.Path, e.Source = n.path, n.src
+	}
+	c.entries[file.key()] = e
+	c.dirty = true
+}
+
+// Persisted reports whether what a restart needs to name file's lines as
+// they were sent is on disk: its identity (with at least the head bytes
+// its source hashes) and its source. false means Flush before sending
+// lines of file. An identity the checkpoints do not hold (not registered,
+// or already replaced) reports true: there is nothing to wait for.
+func (c *Checkpoints) Persisted(file FileID) bool {
+	if c.path == "" {
+		return true
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.entries[file.key()]
 	if e == nil || !headsMatch(e.Head, file.Head) {
-		return 0, false
+		return true
 	}
-	return e.Offset, true
+	if n := min(len(file.Head), SourceHeadBytes); len(e.Head) < n {
+		e.Head = file.Head
+		e.pending = c.epoch
+		c.dirty = true
+	}
+	return e.pending == 0 || e.pending <= c.saved
+}
+
+// Lookup returns the acknowledged offset of the identity, if any.
+func (c *Checkpoints) Lookup(file FileID) (int64, bool) {
+	off, _, ok := c.lookup(file)
+	return off, ok
+}
+
+// lookup is Lookup plus the entry's Source.
+func (c *Checkpoints) lookup(file FileID) (int64, uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[file.key()]
+	if e == nil || e.registered || !headsMatch(e.Head, file.Head) {
+		return 0, 0, false
+	}
+	return e.Offset, e.Source, true
 }
 
 // all returns a copy of every identity, offset and path (for the tailer's
@@ -232,7 +356,7 @@ func (c *Checkpoints) all() []ckpt {
 	defer c.mu.Unlock()
 	l := make([]ckpt, 0, len(c.entries))
 	for k, e := range c.entries {
-		l = append(l, ckpt{id: FileID{Dev: k.dev, Ino: k.ino, Head: e.Head}, off: e.Offset, path: e.Path})
+		l = append(l, ckpt{id: FileID{Dev: k.dev, Ino: k.ino, Head: e.Head}, off: e.Offset, path: e.Path, src: e.Source})
 	}
 	return l
 }
@@ -288,6 +412,8 @@ func (c *Checkpoints) Len() int {
 // file, fsync it, rename it over the old one, fsync the directory, so a
 // crash leaves either the old or the new file, never a torn one.
 func (c *Checkpoints) Flush() error {
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
 	c.mu.Lock()
 	if !c.dirty || c.path == "" {
 		c.mu.Unlock()
@@ -295,6 +421,8 @@ func (c *Checkpoints) Flush() error {
 	}
 	b, err := encodeCheckpoints(c.entries)
 	c.dirty = false
+	epoch := c.epoch
+	c.epoch++
 	c.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("encode checkpoints: %w", err)
@@ -305,6 +433,9 @@ func (c *Checkpoints) Flush() error {
 		c.mu.Unlock()
 		return err
 	}
+	c.mu.Lock()
+	c.saved = epoch
+	c.mu.Unlock()
 	return nil
 }
 

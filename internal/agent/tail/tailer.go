@@ -81,23 +81,23 @@ type tracked struct {
 	wasLive   bool
 	seen      bool // on disk in this scan
 	done      bool // a .gz read to its end
-	// origin is the identity whose content this file continues (the file
-	// a .gz or a copy-truncate copy was found to hold the rest of), nil
-	// for the file itself: Line.Source names the content, not the inode.
-	origin *FileID
+	// origin is the source of the content this file continues (the file a
+	// .gz or a copy-truncate copy was found to hold the rest of, kept in
+	// the checkpoints across restarts), 0 for the file itself: Line.Source
+	// names the content, not the inode.
+	origin uint64
 	src    uint64 // source() cached for a head of srcLen bytes
 	srcLen int
 }
 
-// source is Line.Source: the SourceID of the origin's identity, cached
-// while the head it hashes does not grow.
+// source is Line.Source: the origin's source, else the SourceID of the
+// file's identity, cached while the head it hashes does not grow.
 func (tr *tracked) source() uint64 {
-	id := tr.id
-	if tr.origin != nil {
-		id = *tr.origin
+	if tr.origin != 0 {
+		return tr.origin
 	}
-	if n := min(len(id.Head), SourceHeadBytes); tr.src == 0 || n != tr.srcLen {
-		tr.src, tr.srcLen = id.SourceID(), n
+	if n := min(len(tr.id.Head), SourceHeadBytes); tr.src == 0 || n != tr.srcLen {
+		tr.src, tr.srcLen = tr.id.SourceID(), n
 	}
 	return tr.src
 }
@@ -113,7 +113,7 @@ type shadow struct {
 
 type ghost struct {
 	id     FileID
-	origin *FileID // the tracked file's origin, if it had one
+	origin uint64 // the tracked file's origin source, if it had one
 	path   string
 	off    int64
 	size   int64 // -1 when unknown (from a checkpoint)
@@ -180,7 +180,7 @@ func (t *Tailer) poll(ctx context.Context, out chan<- Line) error {
 		all := t.cp.all()
 		t.fresh = len(all) == 0
 		for _, e := range all {
-			t.addGhost(&ghost{id: e.id, path: e.path, off: e.off, size: -1, reason: reasonGone, born: t.now()})
+			t.addGhost(&ghost{id: e.id, origin: e.src, path: e.path, off: e.off, size: -1, reason: reasonGone, born: t.now()})
 		}
 	}
 	t.scan(first)
@@ -268,7 +268,7 @@ func (t *Tailer) scan(first bool) {
 			continue
 		}
 		id := FileID{Dev: c.info.Dev, Ino: c.info.Ino, Head: head}
-		if off, ok := t.cp.Lookup(id); ok {
+		if off, src, ok := t.cp.lookup(id); ok {
 			t.dropGhost(id)
 			if off == skipAll {
 				t.shadows[k] = &shadow{skip: true, head: head, gen: t.ghostGen, seen: true}
@@ -277,9 +277,13 @@ func (t *Tailer) scan(first bool) {
 			if !c.gz && off > c.info.Size {
 				t.m.truncations.Inc()
 				t.log.Warn("file shorter than its checkpoint: truncated while stopped, reading from 0", "path", c.real, "offset", off, "size", c.info.Size)
-				off = 0
+				off, src = 0, 0
+				t.cp.noteSource(id, 0) // other content: its own source
 			}
 			t.track(c, c.path, id, off)
+			// A .gz promoted before the restart keeps reading under its
+			// origin's source, so the lines in flight then are known repeats.
+			t.files[k].origin = src
 			continue
 		}
 		if !c.live {
@@ -292,6 +296,7 @@ func (t *Tailer) scan(first bool) {
 			t.cp.Ack(id, start) // the skip survives a restart before the first delivery
 		}
 		t.track(c, c.path, id, start)
+		t.cp.register(id, start)
 	}
 
 	// A skipped rotation that left (compressed under a new inode) leaves a
@@ -333,11 +338,11 @@ func (t *Tailer) scan(first bool) {
 			}
 			t.track(c, path, id, g.off)
 			origin := g.origin
-			if origin == nil {
-				origin = &g.id
+			if origin == 0 {
+				origin = g.id.SourceID()
 			}
 			t.files[id.key()].origin = origin
-			t.cp.follow(g.id, id, t.now())
+			t.cp.follow(g.id, id, origin, t.now())
 			if c.gz && g.size >= 0 && g.off >= g.size {
 				// Drained through its descriptor before it was compressed:
 				// no need to decompress it just to skip all of it.
@@ -363,6 +368,7 @@ func (t *Tailer) scan(first bool) {
 		// Rotated (maybe twice, maybe gzipped) before we ever saw it, or
 		// while the agent was stopped.
 		t.track(c, c.path, id, 0)
+		t.cp.register(id, 0)
 	}
 }
 
@@ -445,7 +451,7 @@ func (t *Tailer) truncated(tr *tracked, newSize int64) {
 	t.addGhost(&ghost{id: tr.id, origin: tr.origin, path: tr.path, off: tr.off, size: max(tr.size, tr.readPos()), reason: reasonTruncated, born: t.now()})
 	tr.off, tr.partial = 0, nil
 	tr.id.Head = ""
-	tr.origin, tr.src = nil, 0 // other content: another source
+	tr.origin, tr.src = 0, 0 // other content: another source
 }
 
 func (t *Tailer) track(c candidate, path string, id FileID, off int64) {

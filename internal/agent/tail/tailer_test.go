@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -498,5 +499,164 @@ func TestTransientDanglingLinkNotCounted(t *testing.T) {
 	h.expect("")
 	if n := h.counter(dangling); n != 1 {
 		t.Fatalf("dangling_symlink = %v for a link dangling two scans in a row, want 1", n)
+	}
+}
+
+// A rotated file drained (its lines in flight), compressed and removed while
+// the agent runs: the .gz takes over its offsets. After a crash the lines
+// not yet acknowledged are read again from the .gz, and they must carry the
+// source they were first sent under, so the server can drop the repeats. It
+// takes the checkpoint file's round trip to keep it.
+func TestGzipKeepsSourceAcrossRestarts(t *testing.T) {
+	fsys := newMemFS()
+	path := filepath.Join(t.TempDir(), "checkpoints.json")
+	cp, err := OpenCheckpoints(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, fsys, cp, Config{})
+	kubeletFile(fsys)
+	fsys.append(pod, "line one, long enough that the head alone names the file: 0123456789\n2\n3\n4\n")
+	ls := h.poll()
+	if len(ls) != 4 {
+		t.Fatalf("read %d lines, want 4", len(ls))
+	}
+	src := ls[0].Source
+	cp.Ack(ls[0].File, ls[0].Offset) // the rest is in flight
+
+	fsys.rename(pod, pod+".1")
+	fsys.create(pod)
+	h.expect("")
+	h.expect("") // quiet: the rotated file is closed
+	fsys.gzip(pod+".1", pod+".1.gz")
+	h.expect("")                     // the .gz holds nothing unread
+	cp.Ack(ls[1].File, ls[1].Offset) // a late ack under the old identity
+	if err := cp.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	for restart := 1; restart <= 2; restart++ {
+		cp, err := OpenCheckpoints(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := newHarness(t, fsys, cp, Config{})
+		ls := h.poll()
+		want := "3\n4\n"
+		if restart == 2 {
+			want = "4\n"
+		}
+		if got := lines(ls); got != want {
+			t.Fatalf("restart %d: got %q, want %q\nlogs:\n%s", restart, got, want, h.logs)
+		}
+		for _, l := range ls {
+			if l.Source != src {
+				t.Fatalf("restart %d: line %q from the .gz has source %x, want its first source %x", restart, l.Data, l.Source, src)
+			}
+		}
+		cp.Ack(ls[0].File, ls[0].Offset)
+		if err := cp.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A file whose lines were sent but never acknowledged before a crash, and
+// compressed under another inode while the agent was down: because its
+// identity was saved before its first batch went out (Persisted), the
+// restart reads the .gz as that file, under the source its lines were
+// sent with, so the server can drop what it already has.
+func TestRegisteredFileFoundAsGzipAfterCrash(t *testing.T) {
+	fsys := newMemFS()
+	path := filepath.Join(t.TempDir(), "checkpoints.json")
+	cp, err := OpenCheckpoints(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, fsys, cp, Config{})
+	kubeletFile(fsys)
+	fsys.append(pod, "line one, long enough that the head alone names the file: 0123456789\n2\n")
+	ls := h.poll()
+	if len(ls) != 2 {
+		t.Fatalf("read %d lines, want 2", len(ls))
+	}
+	if cp.Persisted(ls[0].File) {
+		t.Fatal("a new file's identity reported saved before any Flush")
+	}
+	if err := cp.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !cp.Persisted(ls[0].File) {
+		t.Fatal("identity not reported saved after Flush")
+	}
+	if off, ok := cp.Lookup(ls[0].File); ok {
+		t.Fatalf("a registration is not an acknowledgement, but Lookup = %d", off)
+	}
+
+	// Crash; while down the file rotates and is compressed.
+	fsys.rename(pod, pod+".1")
+	fsys.create(pod)
+	fsys.gzip(pod+".1", pod+".1.gz")
+	cp2, err := OpenCheckpoints(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2 := newHarness(t, fsys, cp2, Config{})
+	got := h2.poll()
+	if lines(got) != lines(ls) {
+		t.Fatalf("after restart got %q, want %q again from the .gz", lines(got), lines(ls))
+	}
+	for _, l := range got {
+		if l.Source != ls[0].Source {
+			t.Fatalf("line %q re-read under source %x, want %x", l.Data, l.Source, ls[0].Source)
+		}
+	}
+}
+
+// The .gz of a file whose lines are all in flight takes over the file's
+// acknowledged offset, never the read position: a crash then re-reads
+// every line not acknowledged.
+func TestGzipOfUnacknowledgedFileAfterCrash(t *testing.T) {
+	fsys := newMemFS()
+	path := filepath.Join(t.TempDir(), "checkpoints.json")
+	cp, err := OpenCheckpoints(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, fsys, cp, Config{})
+	kubeletFile(fsys)
+	fsys.append(pod, "line one, long enough that the head alone names the file: 0123456789\n2\n3\n")
+	ls := h.poll()
+	cp.Ack(ls[0].File, ls[0].Offset)
+	fsys.rename(pod, pod+".1")
+	fsys.create(pod)
+	h.expect("")
+	h.expect("")
+	fsys.gzip(pod+".1", pod+".1.gz")
+	h.expect("")
+	h.expect("")
+	promoted := false
+	for _, tr := range h.tl.files {
+		promoted = promoted || tr.gz
+	}
+	if !promoted {
+		t.Fatal("the .gz was not taken for the rotated file's content")
+	}
+	if err := cp.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	cp2, err := OpenCheckpoints(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2 := newHarness(t, fsys, cp2, Config{})
+	got := h2.poll()
+	if lines(got) != "2\n3\n" {
+		t.Fatalf("after the crash got %q, want the unacknowledged lines again", lines(got))
+	}
+	for _, l := range got {
+		if l.Source != ls[0].Source {
+			t.Fatalf("line %q re-read under source %x, want %x", l.Data, l.Source, ls[0].Source)
+		}
 	}
 }
