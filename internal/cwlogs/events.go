@@ -127,14 +127,31 @@ func (h *Handler) validatePutLogEvents(in *putLogEventsInput) ([]logstore.InputE
 }
 
 func (h *Handler) putLogEvents(ctx context.Context, in *putLogEventsInput) (any, error) {
+	x := exchangeFrom(ctx)
+	out, dups, err := h.putPart(ctx, in, x.req.Values(positionsHeader))
+	if err != nil {
+		return nil, err
+	}
+	if dups >= 0 {
+		// Duplicates were stored before: the client sees them accepted, and
+		// only this header (and the metric) tells them apart.
+		x.resp.Set(duplicatesHeader, strconv.Itoa(dups))
+	}
+	return out, nil
+}
+
+// putPart applies one PutLogEvents — a request's, or one part of a
+// PutLogEventsBatch — with hv the positions values given for it (the
+// header's, at most one). dups is how many events the positions found
+// stored already, -1 without positions.
+func (h *Handler) putPart(ctx context.Context, in *putLogEventsInput, hv []string) (_ putLogEventsOutput, dups int, _ error) {
 	events, reason, err := h.validatePutLogEvents(in)
 	if err != nil {
 		h.m.rejectedEvents.WithLabelValues(reason).Add(float64(len(in.LogEvents)))
-		return nil, err
+		return putLogEventsOutput{}, -1, err
 	}
-	x := exchangeFrom(ctx)
 	var positions []logstore.Position
-	if hv := x.req.Values(positionsHeader); len(hv) > 0 {
+	if len(hv) > 0 {
 		if len(hv) > 1 {
 			err = invalidParam("Invalid %s header: sent %d times; send it once.", positionsHeader, len(hv))
 		} else {
@@ -142,7 +159,7 @@ func (h *Handler) putLogEvents(ctx context.Context, in *putLogEventsInput) (any,
 		}
 		if err != nil {
 			h.m.rejectedEvents.WithLabelValues(rejectInvalid).Add(float64(len(events)))
-			return nil, err
+			return putLogEventsOutput{}, -1, err
 		}
 	}
 	res, err := h.store.AppendPositioned(ctx, in.LogGroupName, in.LogStreamName, events, positions)
@@ -152,7 +169,7 @@ func (h *Handler) putLogEvents(ctx context.Context, in *putLogEventsInput) (any,
 			reason = rejectNotFound
 		}
 		h.m.rejectedEvents.WithLabelValues(reason).Add(float64(len(events)))
-		return nil, err
+		return putLogEventsOutput{}, -1, err
 	}
 	out := putLogEventsOutput{NextSequenceToken: formatPos(logstore.Pos{Timestamp: h.now().UnixMilli(), Seq: uint64(len(events))})}
 	// Rejected events are a prefix (too old, expired) and a suffix (too new)
@@ -184,16 +201,15 @@ func (h *Handler) putLogEvents(ctx context.Context, in *putLogEventsInput) (any,
 	for i := lo; i < hi; i++ {
 		bytes += len(events[i].Message)
 	}
+	dups = -1
 	if positions != nil {
-		// Duplicates were stored before: the client sees them accepted, and
-		// only this header (and the metric) tells them apart.
-		x.resp.Set(duplicatesHeader, strconv.Itoa(res.Duplicates))
+		dups = res.Duplicates
 		h.m.duplicates.Add(float64(res.Duplicates))
 		bytes -= res.DuplicateBytes
 	}
 	h.m.ingestedEvents.Add(float64(res.Accepted))
 	h.m.ingestedBytes.Add(float64(bytes))
-	return out, nil
+	return out, dups, nil
 }
 
 type getLogEventsInput struct {

@@ -14,6 +14,10 @@
 // (positions.go): each event's position in its source, so that events a
 // crashed agent sends again are skipped by the store rather than stored
 // twice, and answered as accepted with X-Kinsight-Duplicates.
+//
+// PutLogEventsBatch (putbatch.go), a kinsight extension, carries several
+// streams' PutLogEvents in one request, each applied and answered on its
+// own, so an agent pays the per-request costs once for many streams.
 package cwlogs
 
 import (
@@ -221,6 +225,7 @@ func (h *Handler) operations() map[string]operation {
 		op("PutQueryDefinition", (*Handler).putQueryDefinition),
 		op("DescribeQueryDefinitions", (*Handler).describeQueryDefinitions),
 		op("DeleteQueryDefinition", (*Handler).deleteQueryDefinition),
+		putBatchOperation(), // kinsight's extension (putbatch.go)
 	}
 	m := make(map[string]operation, len(ops))
 	for _, o := range ops {
@@ -440,6 +445,12 @@ func decodeJSON(body []byte, v any) error {
 			return nil
 		}
 		*in = putLogEventsInput{}
+	}
+	if in, ok := v.(*putBatchInput); ok {
+		if decodePutBatchFast(body, in) {
+			return nil
+		}
+		*in = putBatchInput{}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {

@@ -18,13 +18,20 @@ import (
 // encoding/json's results.
 func decodePutFast(body []byte, in *putLogEventsInput) bool {
 	d := fastDec{b: body}
+	return d.putObject(in, nil) && d.end()
+}
+
+// putObject parses one PutLogEvents object at d.i into in. With pos not
+// nil it also takes a "positions" string member (a PutLogEventsBatch
+// part, putbatch.go) into *pos; without, "positions" is an unknown key.
+func (d *fastDec) putObject(in *putLogEventsInput, pos **string) bool {
 	if !d.byte('{') {
 		return false
 	}
-	var seen [4]bool
+	var seen [5]bool
 	if d.peek() == '}' {
 		d.i++
-		return d.end()
+		return true
 	}
 	for {
 		key, ok := d.str()
@@ -41,6 +48,10 @@ func decodePutFast(body []byte, in *putLogEventsInput) bool {
 			field = 2
 		case "sequenceToken":
 			field = 3
+		case "positions":
+			if pos != nil {
+				field = 4
+			}
 		}
 		if field >= 0 {
 			if seen[field] {
@@ -49,7 +60,7 @@ func decodePutFast(body []byte, in *putLogEventsInput) bool {
 			seen[field] = true
 		}
 		switch field {
-		case 0, 1, 3:
+		case 0, 1, 3, 4:
 			s, ok := d.str()
 			if !ok {
 				return false
@@ -61,6 +72,8 @@ func decodePutFast(body []byte, in *putLogEventsInput) bool {
 				in.LogStreamName = s
 			case 3:
 				in.SequenceToken = s
+			case 4:
+				*pos = &s
 			}
 		case 2:
 			if !d.events(in) {
@@ -76,7 +89,7 @@ func decodePutFast(body []byte, in *putLogEventsInput) bool {
 			d.i++
 		case '}':
 			d.i++
-			return d.end()
+			return true
 		default:
 			return false
 		}
@@ -124,7 +137,7 @@ func (d *fastDec) end() bool {
 // skipKnownCaseSafe rejects an unknown key that encoding/json would match
 // case-insensitively to a field we decode.
 func (d *fastDec) skipKnownCaseSafe(key string) bool {
-	for _, k := range []string{"logGroupName", "logStreamName", "logEvents", "sequenceToken", "timestamp", "message"} {
+	for _, k := range []string{"logGroupName", "logStreamName", "logEvents", "sequenceToken", "timestamp", "message", "positions", "parts"} {
 		if len(key) == len(k) && equalFoldASCII(key, k) {
 			return false
 		}

@@ -55,6 +55,10 @@ type Config struct {
 	// CloudWatch's allowed values: 1, 3, 5, 7, 14, 30, …). Default: 0 (never
 	// expire).
 	RetentionDays int `yaml:"retention_days"`
+	// NoBatchRequests keeps one PutLogEvents per batch to a kinsight
+	// server too, instead of PutLogEventsBatch (multi.go): for tests and
+	// comparisons, not in the YAML.
+	NoBatchRequests bool `yaml:"-"`
 }
 
 // DefaultConfig returns the defaults.

@@ -7,11 +7,14 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
@@ -36,6 +39,9 @@ type Output struct {
 	comp *compressor
 	// bodies recycles request bodies (fastbody.go).
 	bodies buffer.BytePool
+	// multi sends PutLogEventsBatch requests (multi.go); nil when the
+	// destination is not a kinsight server.
+	multi *multi
 	// sleep waits d or until ctx ends (tests keep the real one).
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -112,6 +118,19 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger, reg prometheus.Re
 			return s.Serialize.Insert(fastBody{}, "OperationSerializer", middleware.After)
 		})
 	})
+	if o.SkipsRepeats() && !cfg.NoBatchRequests {
+		hc := awsCfg.HTTPClient
+		if hc == nil {
+			hc = awshttp.NewBuildableClient()
+		}
+		o.multi = &multi{
+			url:    strings.TrimRight(cfg.Endpoint, "/") + "/",
+			region: awsCfg.Region,
+			creds:  awsCfg.Credentials,
+			client: hc,
+			signer: v4.NewSigner(),
+		}
+	}
 	return o, nil
 }
 
@@ -232,19 +251,32 @@ func (o *Output) put(ctx context.Context, in *cloudwatchlogs.PutLogEventsInput) 
 
 // acknowledged accounts for a batch the destination took.
 func (o *Output) acknowledged(group, stream string, out *cloudwatchlogs.PutLogEventsOutput, n, size int) {
-	o.m.events.Add(float64(n))
-	o.m.bytes.Add(float64(size - n*EventOverhead))
+	dups := 0
+	var info *types.RejectedLogEventsInfo
 	if out != nil {
 		if resp, ok := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok {
 			if d, err := strconv.Atoi(resp.Header.Get(DuplicatesHeader)); err == nil && d > 0 {
-				o.m.duplicates.Add(float64(d))
+				dups = d
 			}
 		}
+		info = out.RejectedLogEventsInfo
 	}
-	if out == nil || out.RejectedLogEventsInfo == nil {
+	o.account(group, stream, n, size, dups, info)
+}
+
+// account counts n events of size bytes (the limits' counting) the
+// destination took, dups of them skipped as already stored and those info
+// names refused by timestamp.
+func (o *Output) account(group, stream string, n, size, dups int, info *types.RejectedLogEventsInfo) {
+	o.m.events.Add(float64(n))
+	o.m.bytes.Add(float64(size - n*EventOverhead))
+	if dups > 0 {
+		o.m.duplicates.Add(float64(dups))
+	}
+	if info == nil {
 		return
 	}
-	tooOld, expired, tooNew := rejectedCounts(out.RejectedLogEventsInfo, n)
+	tooOld, expired, tooNew := rejectedCounts(info, n)
 	o.m.dropped.WithLabelValues(reasonTooOld).Add(float64(tooOld))
 	o.m.dropped.WithLabelValues(reasonExpired).Add(float64(expired))
 	o.m.dropped.WithLabelValues(reasonTooNew).Add(float64(tooNew))
