@@ -47,7 +47,7 @@ const (
 	// meanwhile, under a new source identity the server could not match
 	// (the known .gz gap in tail/design.md), and the zero-loss e2e test saw
 	// 1,909 repeats in CI.
-	exactSaveInterval = time.Second // LOCAL-REPRO
+	exactSaveInterval = 100 * time.Millisecond
 	// idleFileAfter is how long a file may send no line before its parser is
 	// force-flushed and forgotten (the tailer has let it go by then).
 	idleFileAfter = 5 * time.Minute
