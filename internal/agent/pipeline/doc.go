@@ -53,8 +53,7 @@
 // or dropped and counted (in events, as the buffer drops them); only then
 // are the positions acknowledged to the checkpoints (Checkpoints keeps the
 // highest per file) and the cursor to the journal, and both are saved
-// right after acknowledgements (at most every 100 ms; every second to a
-// kinsight server, which skips repeats) and at shutdown. So a checkpoint
+// right after acknowledgements (at most every 100 ms) and at shutdown. So a checkpoint
 // never passes a line that is neither delivered, durably buffered nor
 // counted as dropped, and a restart re-reads only what was not — plus,
 // after a crash, the batches that were in flight or acknowledged since
@@ -74,7 +73,14 @@
 // Every record of one file lands in one (group, stream) batch, and one
 // stream's batches are delivered by one sender, in push order, each retried
 // after a jittered backoff until acknowledged; a *cloudwatch.SendError's
-// acknowledged prefix is not sent again. While the destination keeps
+// acknowledged prefix is not sent again. To a kinsight server a sender
+// takes the ready batches of up to 64 idle streams at once (those ready
+// within 20 ms of the first, or while every sender was busy) and delivers
+// them in one PutLogEventsBatch request (cloudwatch.Output.SendMany); each
+// is still acknowledged on its own, and one that failed goes on by itself
+// through Send, so a missing or refused stream never holds back the others'
+// acknowledgements, and two batches of one stream are never in flight at
+// once. While the destination keeps
 // acknowledging, a full memory buffer holds the reader back (backpressure)
 // for up to two seconds before spilling to disk.
 package pipeline

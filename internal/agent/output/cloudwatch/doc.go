@@ -61,6 +61,27 @@
 // goes without the header, at least once as to AWS, rather than let the
 // server take a later event of a channel for a repeat.
 //
+// # Several streams per request (kinsight servers)
+//
+// SendMany(ctx, parts) delivers several streams' events in
+// PutLogEventsBatch requests (multi.go; docs/api.md), a kinsight server's
+// extension: one request for up to MaxBatchParts parts, each part one
+// stream's batch with its own positions, which the server applies as a
+// PutLogEvents and answers on its own. At the benchmark's steady load (200
+// streams, a batch each per second) that is about 8 requests a second
+// instead of 200, and the per-request costs were most of the agent's steady
+// CPU. The request is built and signed without the SDK (the SDK's v4
+// signer, the same credentials, endpoint, HTTP client and compression);
+// failures of the whole request are retried like a PutLogEvents. SendMany
+// makes one attempt per part: a part the server refused (a missing stream,
+// say) gets its error and a part it could not batch (larger than one
+// PutLogEvents, or batching is off) gets ErrNotBatched, and the caller
+// delivers those with Send — creating streams and retrying — while the
+// other parts are acknowledged already. A server that answers
+// UnknownOperationException (older than the action) turns batching off for
+// good (Batches() false). To AWS, nothing changes: Batches() is false
+// without an Endpoint.
+//
 // # Compression
 //
 // Against a kinsight server the request body is compressed by a

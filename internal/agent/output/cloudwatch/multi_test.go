@@ -168,3 +168,25 @@ func TestSendManyOldServer(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchesOnlyToKinsight: to AWS (no endpoint), or with NoBatchRequests,
+// nothing is batched: one PutLogEvents per batch, as before.
+func TestBatchesOnlyToKinsight(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Region = "us-east-1"
+	cfg.AccessKeyID, cfg.SecretAccessKey = "AKID", "secret"
+	o, err := New(context.Background(), cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Batches() {
+		t.Error("Batches() = true for AWS")
+	}
+	if errs := o.SendMany(context.Background(), []Part{{Group: "g", Stream: "s", Events: positioned("s", 1, 1)}}); !errors.Is(errs[0], ErrNotBatched) {
+		t.Errorf("SendMany to AWS: %v, want ErrNotBatched", errs[0])
+	}
+	s := startServer(t)
+	if o, _ := newOutput(t, s, func(c *Config) { c.NoBatchRequests = true }); o.Batches() {
+		t.Error("Batches() = true with NoBatchRequests")
+	}
+}
