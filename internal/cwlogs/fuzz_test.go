@@ -20,7 +20,7 @@ var fuzzOps = []string{
 	"CreateLogGroup", "DeleteLogGroup", "DescribeLogGroups", "PutRetentionPolicy", "DeleteRetentionPolicy",
 	"TagResource", "UntagResource", "ListTagsForResource", "TagLogGroup", "UntagLogGroup", "ListTagsLogGroup",
 	"CreateLogStream", "DeleteLogStream", "DescribeLogStreams", "PutLogEvents", "GetLogEvents",
-	"FilterLogEvents", "NoSuchOperation",
+	"FilterLogEvents", putBatchOp, "NoSuchOperation",
 }
 
 // knownErrorTypes is every __type the handler may answer with for a
@@ -53,7 +53,10 @@ func FuzzDecodeRequest(f *testing.F) {
 		{3, `{"logGroupName":"g","retentionInDays":7}`},
 		{5, `{"resourceArn":"arn:aws:logs:us-east-1:000000000000:log-group:g","tags":{"a":"b"}}`},
 		{6, `{"resourceArn":"arn:aws:logs:us-east-1:000000000000:log-group:g","tagKeys":["a"]}`},
-		{17, `{}`},
+		{18, `{}`},
+		{17, `{"parts":[{"logGroupName":"g","logStreamName":"s","logEvents":[{"timestamp":` + now + `,"message":"a"}],"positions":"v1;1,0,5"},{"logGroupName":"g","logStreamName":"nope","logEvents":[{"timestamp":` + now + `,"message":"b"}]}]}`},
+		{17, `{"parts":[{"logGroupName":"g","logStreamName":"s","logEvents":[{"timestamp":2,"message":"b"},{"timestamp":1,"message":"a"}],"positions":"v1;zz"}]}`},
+		{17, `{"parts":[]}`},
 		{0, `{"logGroupName":"g\u0000"}`},
 		{0, "{\"logGroupName\":\"\xff\"}"},
 		{2, `[1,2,3]`},
