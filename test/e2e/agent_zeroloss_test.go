@@ -2,7 +2,13 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -37,9 +43,11 @@ func TestAgentZeroLoss(t *testing.T) {
 	jitter := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo))) }
 
 	kills := 0
+	keep := zlKeeper(t, sim, agent)
 	killAndRestart := func(when string) {
 		agent.kill()
 		kills++
+		keep(fmt.Sprintf("kill%d", kills))
 		time.Sleep(jitter(0, 800*time.Millisecond))
 		agent.start()
 		lines, rot := sim.Written()
@@ -78,6 +86,7 @@ func TestAgentZeroLoss(t *testing.T) {
 
 	start := time.Now()
 	m := waitShipped(t, agent, 2*time.Minute)
+	keep("end")
 	t.Logf("agent idle %v after the simulator stopped; buffer drops %v, output drops %v, tail errors %v, lost bytes %v, duplicates the server skipped (since the last restart) %v",
 		time.Since(start).Round(time.Second), sumMetric(m, "kinsight_agent_buffer_dropped_total"),
 		sumMetric(m, "kinsight_agent_output_dropped_events_total"), sumMetric(m, "kinsight_agent_tail_errors_total"),
@@ -99,6 +108,7 @@ func TestAgentZeroLoss(t *testing.T) {
 	// with its positions (X-Kinsight-Positions) and the server skips what
 	// it already stored.
 	if r.dups > 0 {
+		t.Logf("agent output: %s", saveOutput(t, agent))
 		t.Errorf("%d lines repeated after %d SIGKILLs (exactly once is violated): %s", r.dups, kills, r)
 	}
 }
@@ -151,5 +161,44 @@ func TestAgentZeroLossSmallBuffer(t *testing.T) {
 	// What the server lacks is exactly what the agent says it dropped.
 	if ev := sumMetric(m, "kinsight_agent_dropped_events_total") + outDropped; int(ev) != r.missing {
 		t.Errorf("%d lines missing on the server, but the agent counts %v dropped events (buffer + output)", r.missing, ev)
+	}
+}
+
+// zlKeepEnv names a directory where TestAgentZeroLoss keeps, at every
+// SIGKILL and at the end, the agent's checkpoint file and a listing (with
+// inodes and sizes) of the simulated node's log files: what a repeat or a
+// gap is looked into with. Unset: nothing is kept.
+const zlKeepEnv = "KINSIGHT_E2E_KEEP"
+
+// zlKeeper returns the function that snapshots under name (a no-op
+// unless zlKeepEnv is set).
+func zlKeeper(t *testing.T, sim *nodeSim, agent *agentProc) func(name string) {
+	dir := os.Getenv(zlKeepEnv)
+	if dir == "" {
+		return func(string) {}
+	}
+	dir = filepath.Join(dir, time.Now().UTC().Format("20060102T150405"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("keeping checkpoints and listings in %s", dir)
+	return func(name string) {
+		if b, err := os.ReadFile(filepath.Join(agent.dataDir, "checkpoints")); err == nil {
+			os.WriteFile(filepath.Join(dir, name+".checkpoints"), b, 0o644)
+		}
+		var ls strings.Builder
+		filepath.WalkDir(filepath.Join(sim.root, "pods"), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			if info, err := d.Info(); err == nil {
+				if st, ok := info.Sys().(*syscall.Stat_t); ok {
+					fmt.Fprintf(&ls, "%d %d %d %s\n", st.Ino, info.Size(), info.ModTime().UnixNano(), p)
+				}
+			}
+			return nil
+		})
+		os.WriteFile(filepath.Join(dir, name+".ls"), []byte(ls.String()), 0o644)
+		os.WriteFile(filepath.Join(dir, "agent.log"), []byte(agent.output()), 0o644)
 	}
 }

@@ -196,6 +196,15 @@ func (c *Checkpoints) follow(from, to FileID, src uint64, now time.Time) {
 func (c *Checkpoints) ack(file FileID, offset int64) {
 	e := c.entries[file.key()]
 	if e == nil || !headsMatch(e.Head, file.Head) {
+		if n := c.paths[file.key()]; n != nil && n.head != "" && !headsMatch(n.head, file.Head) {
+			// A late ack (of lines in flight) for content that has left
+			// the inode: the tailer now reads other content there (ext4
+			// reuses a freed inode at once, e.g. for a .gz). Replacing that
+			// content's entry would lose its identity and source across a
+			// crash, and the restart would read it all again under another
+			// source. Where the old content went, its link carries the ack.
+			return
+		}
 		e = &cpEntry{Head: file.Head, Offset: offset, Seen: c.now()}
 		if n := c.note(file); n != nil {
 			e.Path, e.Source = n.path, n.src

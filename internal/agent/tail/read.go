@@ -345,6 +345,10 @@ func (t *Tailer) emit(ctx context.Context, tr *tracked, data []byte, nl int64, o
 	n := len(t.slab)
 	t.slab = append(t.slab, data...)
 	l := Line{File: tr.id, Source: tr.source(), Path: tr.path, Offset: tr.off + int64(len(data)) + nl, Data: t.slab[n:len(t.slab):len(t.slab)]}
+	if t.debug && l.Source != tr.logSrc {
+		tr.logSrc = l.Source
+		t.log.Debug("tail: source", "path", tr.path, "real", tr.real, "file", tr.id.String(), "source", fmt.Sprintf("%x", l.Source), "origin", tr.origin != 0, "start", tr.off, "head", tr.id.Head[:min(len(tr.id.Head), SourceHeadBytes)])
+	}
 	select {
 	case out <- l:
 	case <-ctx.Done():

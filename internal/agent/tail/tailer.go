@@ -59,6 +59,10 @@ type Tailer struct {
 	dirs     map[string]*siblings // live target -> its siblings, as last listed (see collect.go)
 	buf      []byte
 	headBuf  []byte // scratch for the head check of a file that grew (read.go)
+	// debug says the logger takes debug records: then every file taken up
+	// and every change of a file's Line.Source is logged, which is what a
+	// repeated line is traced with (test/e2e's zero-loss test).
+	debug bool
 }
 
 // tracked is a file being (or having been) read, keyed by its inode.
@@ -88,6 +92,7 @@ type tracked struct {
 	origin uint64
 	src    uint64 // source() cached for a head of srcLen bytes
 	srcLen int
+	logSrc uint64 // the source last logged (debug logging only)
 }
 
 // source is Line.Source: the origin's source, else the SourceID of the
@@ -136,7 +141,8 @@ func New(cfg Config, fsys FS, cp *Checkpoints, logger *slog.Logger, reg promethe
 		cfg: cfg, fs: fsys, cp: cp, log: logger, m: m, now: time.Now,
 		files: map[fileKey]*tracked{}, shadows: map[fileKey]*shadow{}, problems: map[string]string{}, reported: map[string]string{},
 		links: map[string]*resolved{}, dirs: map[string]*siblings{},
-		buf: make([]byte, cfg.ReadBufferBytes),
+		buf:   make([]byte, cfg.ReadBufferBytes),
+		debug: logger.Enabled(context.Background(), slog.LevelDebug),
 	}, nil
 }
 
@@ -269,6 +275,15 @@ func (t *Tailer) scan(first bool) {
 		}
 		id := FileID{Dev: c.info.Dev, Ino: c.info.Ino, Head: head}
 		if off, src, ok := t.cp.lookup(id); ok {
+			if g := t.ghostOf(id); g != nil && g.off > off && g.off != skipAll {
+				// Let go earlier in this run (a scan found its link dangling
+				// while kubelet renamed it) and found again: resume where
+				// this run stopped reading, not at the acknowledged offset.
+				// What lies between was sent; sent again in the same batch
+				// its ends would not grow, the batch would go without
+				// positions, and the server would store the lines twice.
+				off, src = g.off, g.origin
+			}
 			t.dropGhost(id)
 			if off == skipAll {
 				t.shadows[k] = &shadow{skip: true, head: head, gen: t.ghostGen, seen: true}
@@ -459,11 +474,24 @@ func (t *Tailer) track(c candidate, path string, id FileID, off int64) {
 		scanSize: c.info.Size, scanMtime: c.info.ModTime}
 	t.files[tr.key] = tr
 	t.cp.notePath(id, path, t.now())
+	if t.debug {
+		t.log.Debug("tail: following file", "path", path, "real", c.real, "file", id.String(), "offset", off, "head", id.Head[:min(len(id.Head), SourceHeadBytes)])
+	}
 }
 
 func (t *Tailer) addGhost(g *ghost) {
 	t.ghosts = append(t.ghosts, g)
 	t.ghostGen++
+}
+
+// ghostOf is the ghost of id's content on id's inode, if any.
+func (t *Tailer) ghostOf(id FileID) *ghost {
+	for _, g := range t.ghosts {
+		if g.id.SameContent(id) {
+			return g
+		}
+	}
+	return nil
 }
 
 func (t *Tailer) dropGhost(id FileID) {

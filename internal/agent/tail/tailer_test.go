@@ -660,3 +660,178 @@ func TestGzipOfUnacknowledgedFileAfterCrash(t *testing.T) {
 		}
 	}
 }
+
+// A .gz read under its origin's source is removed and the filesystem hands
+// its inode to the next new file (ext4 does), which is still empty when the
+// scan finds it. The new file's lines go out under its own source, so its
+// checkpoint entry must not keep the .gz's: after a crash, the lines not
+// yet acknowledged are re-read and must carry the source they were sent
+// with, or the server cannot drop them as repeats (the zero-loss e2e
+// test's "repeated lines").
+func TestReusedInodeDoesNotInheritSource(t *testing.T) {
+	fsys := newMemFS()
+	path := filepath.Join(t.TempDir(), "checkpoints.json")
+	cp, err := OpenCheckpoints(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, fsys, cp, Config{})
+	kubeletFile(fsys)
+	fsys.append(pod, "container one, first line, long enough to name the file: 0123456789\n2\n")
+	first := h.poll()
+	cp.Ack(first[1].File, first[1].Offset)
+	fsys.rename(pod, pod+".1")
+	fsys.create(pod)
+	h.expect("")
+	h.expect("")
+	const gzIno = 900
+	fsys.gzipIno(pod+".1", pod+".1.gz", gzIno)
+	h.expect("")
+	h.expect("")
+	fsys.remove(pod + ".1.gz") // the oldest rotation goes
+	h.expect("")
+
+	// Another container's new log gets the freed inode, empty at first.
+	const link2, pod2 = "/var/log/containers/q_ns_d-def.log", "/var/log/pods/ns_q_uid2/d/0.log"
+	fsys.createIno(pod2, gzIno)
+	fsys.symlink(pod2, link2)
+	h.expect("")
+	fsys.append(pod2, "container two, first line, long enough to name the file: 0123456789\nb\nc\n")
+	ls := h.poll()
+	if lines(ls) != "container two, first line, long enough to name the file: 0123456789\nb\nc\n" {
+		t.Fatalf("read %q", lines(ls))
+	}
+	cp.Ack(ls[0].File, ls[0].Offset) // b and c are in flight
+	if err := cp.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	cp2, err := OpenCheckpoints(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2 := newHarness(t, fsys, cp2, Config{})
+	got := h2.poll()
+	var again []Line
+	for _, l := range got {
+		if l.Path == link2 {
+			again = append(again, l)
+		}
+	}
+	if lines(again) != "b\nc\n" {
+		t.Fatalf("after the crash got %q, want the unacknowledged lines again\nlogs:\n%s", lines(again), h2.logs)
+	}
+	for _, l := range again {
+		if l.Source != ls[1].Source {
+			t.Fatalf("line %q re-read under source %x, but it was sent under %x (the removed .gz's origin is %x)", l.Data, l.Source, ls[1].Source, first[0].Source)
+		}
+	}
+}
+
+// kubelet renames 0.log and creates the new one a moment later: a scan in
+// between finds the link dangling, so the renamed file, drained and quiet,
+// is let go (a ghost at its read position). The next scan finds it again as
+// a rotated sibling. It must resume where this process stopped reading, not
+// at the older acknowledged offset: the lines in between were already sent,
+// and sent again in the same batch they go without positions (their ends
+// do not grow), so the server cannot drop them (the zero-loss e2e test's
+// "repeated lines" at the end of a slow container's first file).
+func TestRenamedFileRefoundAfterDanglingLink(t *testing.T) {
+	h := newHarness(t, nil, nil, Config{})
+	kubeletFile(h.fs)
+	h.fs.append(pod, "container one, first line, long enough to name the file: 0123456789\nb\nc\n")
+	ls := h.poll()
+	if len(ls) != 3 {
+		t.Fatalf("read %d lines, want 3", len(ls))
+	}
+	h.cp.Ack(ls[0].File, ls[0].Offset) // b and c are in flight
+	h.expect("")
+	h.fs.rename(pod, pod+".20261122-103800")
+	h.expect("") // the link dangles: the renamed file is let go
+	h.fs.create(pod)
+	h.fs.append(pod, "container one, second file, long enough to name the file: 0123\n")
+	h.expect("container one, second file, long enough to name the file: 0123\n")
+	h.expect("")
+}
+
+// The .gz of a file with lines in flight lands on an inode another file
+// just left (ext4 reuses it at once), and an acknowledgement of that other
+// file's lines arrives late. The ack must not replace the .gz's entry: the
+// tailer's note says which content the inode holds now. Otherwise a crash
+// loses the .gz's identity and source, and the restart reads the whole
+// .gz again under its own source (the zero-loss e2e test: a whole rotated
+// file of a hot container repeated).
+func TestLateAckOfReusedInodeKeepsGzipEntry(t *testing.T) {
+	fsys := newMemFS()
+	path := filepath.Join(t.TempDir(), "checkpoints.json")
+	cp, err := OpenCheckpoints(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, fsys, cp, Config{})
+	kubeletFile(fsys)
+	fsys.append(pod, "container one, first line, long enough to name the file: 0123456789\n2\n3\n")
+	const link2, pod2 = "/var/log/containers/q_ns_d-def.log", "/var/log/pods/ns_q_uid2/d/0.log"
+	const reused = 900
+	fsys.createIno(pod2, reused)
+	fsys.symlink(pod2, link2)
+	fsys.append(pod2, "container two, first line, long enough to name the file: 0123456789\nb\n")
+	var one, two []Line
+	for _, l := range h.poll() {
+		if l.Path == link2 {
+			two = append(two, l)
+		} else {
+			one = append(one, l)
+		}
+	}
+	if len(one) != 3 || len(two) != 2 {
+		t.Fatalf("read %d and %d lines, want 3 and 2", len(one), len(two))
+	}
+	cp.Ack(one[0].File, one[0].Offset) // 2 and 3 are in flight
+	cp.Ack(two[0].File, two[0].Offset) // b is in flight
+
+	// Container two goes; container one rotates and its rotated file is
+	// compressed onto the inode container two's file left.
+	fsys.remove(link2)
+	fsys.remove(pod2)
+	h.expect("")
+	fsys.rename(pod, pod+".1")
+	fsys.create(pod)
+	h.expect("")
+	h.expect("")
+	fsys.gzipIno(pod+".1", pod+".1.gz", reused)
+	h.expect("")
+	h.expect("")
+	// The next rotation: the new live file gets the inode the first one
+	// left when it was compressed.
+	fsys.rename(pod, pod+".2")
+	fsys.createIno(pod, one[0].File.Ino)
+	fsys.append(pod, "container one, third file, long enough to name the file: 0123456789\n")
+	if got := h.pollText(); got != "container one, third file, long enough to name the file: 0123456789\n" {
+		t.Fatalf("read %q", got)
+	}
+	cp.Ack(two[1].File, two[1].Offset) // the late ack of b
+	if err := cp.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	cp2, err := OpenCheckpoints(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2 := newHarness(t, fsys, cp2, Config{})
+	var got []Line
+	for _, l := range h2.poll() {
+		if l.File.Ino == reused {
+			got = append(got, l)
+		}
+	}
+	if lines(got) != "2\n3\n" {
+		t.Fatalf("after the crash got %q from the .gz, want the unacknowledged lines again\nlogs:\n%s", lines(got), h2.logs)
+	}
+	for _, l := range got {
+		if l.Source != one[0].Source {
+			t.Fatalf("line %q re-read under source %x, but it was sent under %x", l.Data, l.Source, one[0].Source)
+		}
+	}
+}
