@@ -262,8 +262,10 @@ func (c *Checkpoints) notePath(file FileID, path string, now time.Time) {
 	defer c.mu.Unlock()
 	k := file.key()
 	if n := c.paths[k]; n != nil {
-		if !headsMatch(n.head, file.Head) {
-			n.src = 0 // other content on the inode
+		if !headsMatch(n.head, file.Head) || file.Head == "" && n.head != "" {
+			// Other content on the inode (an empty head is new content:
+			// the tailer's heads only grow, unless a truncation resets them).
+			n.src = 0
 		}
 		n.head, n.path, n.seen = file.Head, path, now
 	} else {
@@ -307,9 +309,11 @@ func (c *Checkpoints) setSource(file FileID, src uint64, now time.Time) {
 func (c *Checkpoints) register(file FileID, off int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e := c.entries[file.key()]; e != nil && headsMatch(e.Head, file.Head) {
+	if e := c.entries[file.key()]; e != nil && headsMatch(e.Head, file.Head) && (file.Head != "" || e.Head == "") {
 		return
 	}
+	// An empty file replaces whatever entry its inode has (the content
+	// that left it): an empty head matches every head, but it is new.
 	e := &cpEntry{Head: file.Head, Offset: off, Seen: c.now(), pending: c.epoch, registered: true}
 	if n := c.note(file); n != nil {
 		e.Path, e.Source = n.path, n.src

@@ -274,7 +274,12 @@ func (t *Tailer) scan(first bool) {
 			continue
 		}
 		id := FileID{Dev: c.info.Dev, Ino: c.info.Ino, Head: head}
-		if off, src, ok := t.cp.lookup(id); ok {
+		// An empty file is new content whatever its inode held: an empty
+		// head matches every head, so a lookup would take the entry of the
+		// content that left the inode (kubelet's new 0.log on the inode its
+		// compressed predecessor freed) and drop that content's ghost, which
+		// the .gz must match.
+		if off, src, ok := t.cp.lookup(id); head != "" && ok {
 			if g := t.ghostOf(id); g != nil && g.off > off && g.off != skipAll {
 				// Let go earlier in this run (a scan found its link dangling
 				// while kubelet renamed it) and found again: resume where
@@ -299,6 +304,7 @@ func (t *Tailer) scan(first bool) {
 			// A .gz promoted before the restart keeps reading under its
 			// origin's source, so the lines in flight then are known repeats.
 			t.files[k].origin = src
+			t.cp.noteSource(id, src)
 			continue
 		}
 		if !c.live {

@@ -835,3 +835,34 @@ func TestLateAckOfReusedInodeKeepsGzipEntry(t *testing.T) {
 		}
 	}
 }
+
+// kubelet compresses the older rotated file (its inode is freed) and
+// renames the live one; the new live file, created a moment later, gets the
+// freed inode and is still empty when the scan finds it. An empty head
+// matches any: it must neither take the old content's acknowledged entry
+// for its own nor drop the old content's ghost, which the .gz has to match,
+// or the .gz is read from 0 under its own source (the zero-loss e2e test: a
+// whole rotated file repeated).
+func TestEmptyFileOnFreedInodeKeepsGhost(t *testing.T) {
+	h := newHarness(t, nil, nil, Config{})
+	kubeletFile(h.fs)
+	h.fs.append(pod, "container one, first line, long enough to name the file: 0123456789\nb\nc\n")
+	ls := h.poll()
+	if len(ls) != 3 {
+		t.Fatalf("read %d lines, want 3", len(ls))
+	}
+	h.cp.Ack(ls[0].File, ls[0].Offset) // b and c are in flight
+	freed := ls[0].File.Ino
+	h.fs.rename(pod, pod+".1")
+	h.fs.create(pod)
+	h.fs.append(pod, "container one, second file, long enough to name the file: 0123\n")
+	h.expect("container one, second file, long enough to name the file: 0123\n")
+	h.expect("")
+	h.fs.gzip(pod+".1", pod+".1.gz")
+	h.fs.rename(pod, pod+".2")
+	h.expect("") // the link dangles for a moment
+	h.fs.createIno(pod, freed)
+	h.expect("")
+	h.fs.append(pod, "container one, third file, long enough to name the file: 0123456\n")
+	h.expect("container one, third file, long enough to name the file: 0123456\n")
+}
