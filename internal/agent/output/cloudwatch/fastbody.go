@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/bits"
 	"strconv"
 
 	"github.com/aws/smithy-go/middleware"
@@ -47,8 +48,17 @@ type fastEvents struct {
 }
 
 // getBuf returns an empty buffer of capacity at least n, which the
-// request then owns (fe.bufs).
-func (fe *fastEvents) getBuf(n int) []byte { return fe.pool.Get(n) }
+// request then owns (fe.bufs). Sizes above 512 KiB (PutLogEventsBatch
+// bodies, 1–2 MB at the steady load) are rounded up to a power of two:
+// spread over the pool's quarter-step classes, their few gets a second
+// mostly missed (each miss a fresh large span, and the runtime giving the
+// last one back to the OS: 5% of the steady profile).
+func (fe *fastEvents) getBuf(n int) []byte {
+	if n > 512<<10 {
+		n = 1 << bits.Len(uint(n-1))
+	}
+	return fe.pool.Get(n)
+}
 
 // putBufs hands the request's buffers back.
 func (fe *fastEvents) putBufs() {
