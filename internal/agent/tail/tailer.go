@@ -348,6 +348,7 @@ func (t *Tailer) scan(first bool) {
 			}
 			if g.off == skipAll {
 				t.shadows[k] = &shadow{skip: true, head: u.head, gen: t.ghostGen, seen: true}
+				t.cp.notePath(id, c.path, t.now()) // the inode holds this content now (see Ack)
 				t.cp.Ack(id, skipAll)
 				continue
 			}
@@ -383,6 +384,7 @@ func (t *Tailer) scan(first bool) {
 			// A rotation from before the agent's first run: skipped, and the
 			// skip is recorded so a restart does not take it for new.
 			t.shadows[k] = &shadow{skip: true, head: u.head, gen: t.ghostGen, seen: true}
+			t.cp.notePath(id, c.path, t.now()) // the inode holds this content now (see Ack)
 			t.cp.Ack(id, skipAll)
 			continue
 		}
