@@ -144,3 +144,32 @@ func BenchmarkQuotedRecord(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 }
+
+// BenchmarkPayloadGrowth builds a batch payload of 220 bench-like
+// records from a 4 KiB first allocation (a stream's first batch, or one
+// past its hint): B/op is what growing it allocates.
+func BenchmarkPayloadGrowth(b *testing.B) {
+	fr := benchRoute()
+	shared := bytesString(fr.kubeEscaped)
+	lines := benchLines(b)
+	var evs []cloudwatch.Event
+	var scratch, tmp []byte
+	for i := range 220 {
+		msg := lines[i][len("2026-11-22T09:00:00.000000000Z stdout F "):]
+		ev := cloudwatch.Event{Timestamp: 1795000000000 + int64(i), End: int64(i) * 300, Source: 1<<63 + 12345, Channel: 1}
+		scratch, tmp, ev.Size, ev.SharedAt = appendQuotedContainerRecord(scratch[:0], tmp, &fr, &cri.Record{Message: msg, Stream: "stdout"}, "log_processed")
+		ev.Message, ev.Quoted, ev.Shared = string(scratch), true, shared
+		evs = append(evs, ev)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		pl := appendPayloadHeader(make([]byte, 0, 4096), "/aws/containerinsights/bench/application", "stream", shared)
+		for j := range evs {
+			pl = appendPayloadEvent(pl, &evs[j], shared)
+		}
+		if i == 0 {
+			b.ReportMetric(float64(len(pl)), "payload-bytes")
+		}
+	}
+}
