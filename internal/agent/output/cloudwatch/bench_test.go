@@ -2,10 +2,12 @@ package cloudwatch
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,4 +69,46 @@ func BenchmarkSendRequestCost(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkSendManyRequestCost is BenchmarkSendRequestCost's 50-record
+// batches, 25 of them (a push phase's streams at the steady load) in one
+// PutLogEventsBatch: compare its ns/part with that benchmark's ns/op, the
+// agent's own cost per batch with and without batching.
+func BenchmarkSendManyRequestCost(b *testing.B) {
+	const parts = 25
+	answer := `{"results":[{}` + strings.Repeat(`,{}`, parts-1) + `]}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		_, _ = io.WriteString(w, answer)
+	}))
+	defer srv.Close()
+	cfg := DefaultConfig()
+	cfg.Endpoint = srv.URL
+	cfg.Region = "us-east-1"
+	cfg.AccessKeyID, cfg.SecretAccessKey = agentKey, agentSecret
+	o, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ps := make([]Part, parts)
+	for p := range ps {
+		evs := makeEvents(50, time.Now().UnixMilli(), 1000)
+		for i := range evs {
+			evs[i].Message = string(jsonx.AppendString(nil, evs[i].Message))
+			evs[i].Quoted, evs[i].Size = true, 1000
+			evs[i].Source, evs[i].Channel, evs[i].End = uint64(12345+p), 1, int64(1000*(i+1))
+		}
+		ps[p] = Part{Group: "/aws/containerinsights/c/application", Stream: fmt.Sprintf("pod-%d_ns_container-0123456789", p), Events: evs}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for i, err := range o.SendMany(context.Background(), ps) {
+			if err != nil {
+				b.Fatalf("part %d: %v", i, err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*parts), "ns/part")
 }
