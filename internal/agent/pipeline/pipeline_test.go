@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 
 	"github.com/kinsight/kinsight/internal/agent/output/cloudwatch"
@@ -119,7 +120,12 @@ func events(t *testing.T, c *cloudwatchlogs.Client, group, stream string) []stri
 	var msgs []string
 	in := &cloudwatchlogs.GetLogEventsInput{LogGroupName: &group, LogStreamName: &stream, StartFromHead: aws.Bool(true)}
 	for {
-		out, err := c.GetLogEvents(context.Background(), in)
+		// The output's client has retries off; reading back uses the SDK's
+		// standard retryer, which retries the connection the SDK itself can
+		// kill under a 200 answer on loopback (aws-sdk-go-v2 #1825, #2737).
+		out, err := c.GetLogEvents(context.Background(), in, func(o *cloudwatchlogs.Options) {
+			o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.MaxAttempts = 10 })
+		})
 		if err != nil {
 			if strings.Contains(err.Error(), "ResourceNotFound") {
 				return nil
