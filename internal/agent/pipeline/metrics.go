@@ -9,13 +9,16 @@ import (
 // metrics are the pipeline's own; the tailer, buffer and output export
 // theirs (lines read, lag, rotations; buffer bytes and drops; events sent).
 type metrics struct {
-	records      *prometheus.CounterVec
-	excluded     prometheus.Counter
-	podUnknown   prometheus.Counter
-	dropped      *prometheus.CounterVec
-	invalidLines prometheus.Counter
-	invalidUTF8  prometheus.Counter
-	splitRecords prometheus.Counter
+	records *prometheus.CounterVec
+	// records' children, resolved once: WithLabelValues for every batch
+	// of lines was 3% of the catch-up.
+	containerRecords, hostRecords, journalRecords prometheus.Counter
+	excluded                                      prometheus.Counter
+	podUnknown                                    prometheus.Counter
+	dropped                                       *prometheus.CounterVec
+	invalidLines                                  prometheus.Counter
+	invalidUTF8                                   prometheus.Counter
+	splitRecords                                  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -55,8 +58,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
-	for _, s := range []string{"container", "host", "journal"} {
-		m.records.WithLabelValues(s)
-	}
+	m.containerRecords = m.records.WithLabelValues("container")
+	m.hostRecords = m.records.WithLabelValues("host")
+	m.journalRecords = m.records.WithLabelValues("journal")
 	return m, nil
 }

@@ -412,7 +412,7 @@ func (pr *processor) release(k fileKey, f *fileState, force bool) {
 // entry batches one journal entry for the dataplane group.
 func (pr *processor) entry(e *journal.Entry) {
 	r := &pr.p.router
-	pr.p.m.records.WithLabelValues("journal").Inc()
+	pr.p.m.journalRecords.Inc()
 	bk := batchKey{
 		group:   expand(r.routes.DataplaneGroup, r.cluster, r.host, e.Unit),
 		stream:  expand(r.routes.DataplaneStream, r.cluster, r.host, e.Unit),
@@ -503,11 +503,11 @@ func (pr *processor) emit(k fileKey, f *fileState, recs []cri.Record) {
 			return
 		}
 	}
-	kind := "host"
 	if f.route.container {
-		kind = "container"
+		pr.p.m.containerRecords.Add(float64(len(recs)))
+	} else {
+		pr.p.m.hostRecords.Add(float64(len(recs)))
 	}
-	pr.p.m.records.WithLabelValues(kind).Add(float64(len(recs)))
 	if f.route.excluded {
 		// Nothing will deliver these lines: their position is done.
 		pr.p.m.excluded.Add(float64(len(recs)))
