@@ -53,7 +53,8 @@
 // or dropped and counted (in events, as the buffer drops them); only then
 // are the positions acknowledged to the checkpoints (Checkpoints keeps the
 // highest per file) and the cursor to the journal, and both are saved
-// right after acknowledgements (at most every 100 ms) and at shutdown. So a checkpoint
+// right after acknowledgements (at most every 100 ms; every second to a
+// kinsight server, which drops what a crash re-sends) and at shutdown. So a checkpoint
 // never passes a line that is neither delivered, durably buffered nor
 // counted as dropped, and a restart re-reads only what was not — plus,
 // after a crash, the batches that were in flight or acknowledged since

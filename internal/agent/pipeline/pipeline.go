@@ -42,12 +42,15 @@ const (
 	// save still holds only positions acknowledged before it.
 	minSaveInterval = 100 * time.Millisecond
 	// exactSaveInterval replaces it when the destination skips repeats by
-	// position (a kinsight server). It stays at 100 ms: at 1 s (7% of the
-	// steady CPU saved) a crash re-read rotated files that had been gzipped
-	// meanwhile, under a new source identity the server could not match
-	// (the known .gz gap in tail/design.md), and the zero-loss e2e test saw
-	// 1,909 repeats in CI.
-	exactSaveInterval = 100 * time.Millisecond
+	// position (a kinsight server): a crash re-reads up to a second more,
+	// under the sources the lines were first sent with, and the server
+	// drops them; saving ten times less often saves about 6% of the steady
+	// CPU. It was 100 ms while a re-read could carry another source; the
+	// causes the zero-loss e2e test found at 1 s are fixed in tail (a .gz's
+	// source kept across restarts, a late ack replacing a reused inode's
+	// entry, an empty new file taking its inode's old entry and ghost, a
+	// file found again re-read from its acknowledged offset).
+	exactSaveInterval = time.Second
 	// idleFileAfter is how long a file may send no line before its parser is
 	// force-flushed and forgotten (the tailer has let it go by then).
 	idleFileAfter = 5 * time.Minute
@@ -852,9 +855,11 @@ func (p *Pipeline) sendWorker(ctx context.Context, groups <-chan []sendItem, d *
 
 // deliverGroup delivers items of distinct streams: in one batch request
 // when the output takes them (each part acknowledged on its own), the
-// parts it did not deliver, and every item otherwise, one by one.
+// parts it did not deliver, and every item otherwise, one by one. A lone
+// item goes in a batch request too: it skips the SDK's middleware stack,
+// most of a request's cost in a catch-up (thousands of one-stream items).
 func (p *Pipeline) deliverGroup(ctx context.Context, group []sendItem) {
-	if len(group) == 1 || p.cw == nil || !p.cw.Batches() {
+	if p.cw == nil || !p.cw.Batches() {
 		for _, it := range group {
 			p.deliver(ctx, it.Item)
 		}
