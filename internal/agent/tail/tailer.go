@@ -409,9 +409,14 @@ func (t *Tailer) reused(tr *tracked, c candidate) (string, bool) {
 	if err != nil {
 		return "", false // moved or unreadable: update as before, the next scan looks again
 	}
-	if tr.gz == c.gz && headsMatch(head, tr.id.Head) {
+	if tr.gz == c.gz && headsMatch(head, tr.id.Head) && (head != "" || tr.id.Head == "" || tr.wasLive) {
 		return "", false // same content (grown, or truncated: update sees it)
 	}
+	// An empty file on the inode of a closed rotated file that had content
+	// is a new file (kubelet's next 0.log on the inode its compressed
+	// predecessor freed), not a truncation: registered as new, its identity
+	// is saved before its first batch. (A live file truncated to nothing
+	// while closed is copy-truncate, above.)
 	t.log.Info("inode reused: the file read from it is gone, another file holds it", "path", tr.path, "old", tr.real, "new", c.real, "offset", tr.off)
 	if tr.f != nil {
 		tr.f.Close()

@@ -866,3 +866,41 @@ func TestEmptyFileOnFreedInodeKeepsGhost(t *testing.T) {
 	h.fs.append(pod, "container one, third file, long enough to name the file: 0123456\n")
 	h.expect("container one, third file, long enough to name the file: 0123456\n")
 }
+
+// As TestEmptyFileOnFreedInodeKeepsGhost, but the scan sees the rotated
+// file (closed, drained) and then, on its inode, the new empty live file:
+// that is inode reuse, not a truncation, and the new file is registered so
+// its identity is saved before its first batch (Persisted).
+func TestEmptyFileOnTrackedClosedInode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "checkpoints.json")
+	cp, err := OpenCheckpoints(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, nil, cp, Config{})
+	kubeletFile(h.fs)
+	h.fs.append(pod, "container one, first line, long enough to name the file: 0123456789\nb\nc\n")
+	ls := h.poll()
+	h.cp.Ack(ls[0].File, ls[0].Offset)
+	freed := ls[0].File.Ino
+	h.fs.rename(pod, pod+".1")
+	h.fs.create(pod)
+	h.fs.append(pod, "container one, second file, long enough to name the file: 0123\n")
+	h.expect("container one, second file, long enough to name the file: 0123\n")
+	h.expect("")
+	h.fs.gzip(pod+".1", pod+".1.gz")
+	h.fs.rename(pod, pod+".2")
+	h.fs.createIno(pod, freed)
+	h.expect("")
+	if n := h.counter(h.tl.m.truncations); n != 0 {
+		t.Errorf("inode reuse counted as %v truncations", n)
+	}
+	h.fs.append(pod, "container one, third file, long enough to name the file: 0123456\n")
+	ls = h.poll()
+	if lines(ls) != "container one, third file, long enough to name the file: 0123456\n" {
+		t.Fatalf("read %q", lines(ls))
+	}
+	if cp.Persisted(ls[0].File) {
+		t.Fatal("the new file's identity reported saved before any Flush")
+	}
+}
