@@ -26,6 +26,7 @@ import (
 	"github.com/kinsight/kinsight/internal/agent/cri"
 	"github.com/kinsight/kinsight/internal/agent/journal"
 	"github.com/kinsight/kinsight/internal/agent/kube"
+	"github.com/kinsight/kinsight/internal/agent/memtrim"
 	"github.com/kinsight/kinsight/internal/agent/output/cloudwatch"
 	"github.com/kinsight/kinsight/internal/agent/output/stream"
 	"github.com/kinsight/kinsight/internal/agent/pipeline"
@@ -71,12 +72,30 @@ func newAgentCmd(env *Env) *cobra.Command {
 			}
 			log.Info("kinsight agent running", "data_dir", dataDir, "endpoint", cfg.Agent.Output.Endpoint,
 				"cluster", cfg.Agent.ClusterName, "listen", cfg.Agent.Listen)
-			return ag.run(cmd.Context())
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			go func() {
+				// The agent is the server's binary too (105 MB): without
+				// this, pages of it that a collection's stack scans or a rare
+				// path touched stay resident (31 MB of the benchmark's
+				// steady RSS; 12–14 MB with it).
+				if err := memtrim.Run(ctx, agentTrimInterval); err != nil {
+					log.Debug("periodic trim of the executable's pages stopped", "err", err)
+				}
+			}()
+			return ag.run(ctx)
 		},
 	}
 	cmd.Flags().StringVarP(&configFile, "config", "c", "", "YAML config file (see docs/config.md)")
 	return cmd
 }
+
+// agentTrimInterval is how often `kinsight agent` gives back the pages of
+// its executable it is not using (memtrim.Run). A trim costs well under a
+// millisecond of CPU plus the minor faults (64 KiB each) that map the
+// working set back; the first one, at start-up, also moves the working set
+// into small page-cache folios.
+const agentTrimInterval = 2 * time.Second
 
 // serveAgentHTTP serves /metrics and /healthz (and pprof) until stop is
 // called.

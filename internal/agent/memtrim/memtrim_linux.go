@@ -9,11 +9,21 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Trim drops this process's resident pages of its own executable's
 // read-only mappings and returns how many bytes of mappings it advised.
-func Trim() (int64, error) {
+func Trim() (int64, error) { return trim(false) }
+
+// TrimAndEvict is Trim, then asks the kernel to drop the executable's
+// page cache that no process maps any more, and to read what this process
+// faults back a page at a time (MADV_RANDOM), so the page cache holds it
+// in small folios from then on. See the package comment for why.
+func TrimAndEvict() (int64, error) { return trim(true) }
+
+func trim(evict bool) (int64, error) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return 0, fmt.Errorf("memtrim: %w", err)
@@ -29,12 +39,40 @@ func Trim() (int64, error) {
 		if !ok {
 			continue
 		}
+		// No PMD mappings of 2 MiB folios; refused on kernels without
+		// THP, which only leaves them possible.
+		_, _, _ = syscall.Syscall(syscall.SYS_MADVISE, start, end-start, syscall.MADV_NOHUGEPAGE)
+		if evict {
+			// No readahead on faults: a fault reads one small folio, not a
+			// window that the page cache may keep as one large folio.
+			_, _, _ = syscall.Syscall(syscall.SYS_MADVISE, start, end-start, syscall.MADV_RANDOM)
+		}
 		if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, start, end-start, syscall.MADV_DONTNEED); e != 0 {
 			return total, fmt.Errorf("memtrim: madvise %#x-%#x: %w", start, end, e)
 		}
 		total += int64(end - start)
 	}
+	if evict && total > 0 {
+		if err := evictPageCache("/proc/self/exe"); err != nil {
+			return total, err
+		}
+	}
 	return total, nil
+}
+
+// evictPageCache asks the kernel to drop path's clean, unmapped page
+// cache (POSIX_FADV_DONTNEED): pages another process maps, or this one
+// still does, stay.
+func evictPageCache(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("memtrim: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		return fmt.Errorf("memtrim: fadvise %s: %w", path, err)
+	}
+	return nil
 }
 
 // readOnlyMapping parses one /proc/self/maps line and reports the range

@@ -3,9 +3,11 @@
 package memtrim
 
 import (
+	"context"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReadOnlyMapping(t *testing.T) {
@@ -49,5 +51,57 @@ func TestTrim(t *testing.T) {
 	}
 	if _, err := Trim(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRun trims repeatedly while other goroutines run code and read
+// constants, and stops with ctx.
+func TestRun(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, time.Millisecond) }()
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if _, err := os.ReadFile("/proc/self/status"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// TestTrimAndEvict checks that the executable's read-only mappings carry
+// the no-huge-pages and random-read advice (VmFlags "nh", "rr") after
+// TrimAndEvict, and that the program keeps running.
+func TestTrimAndEvict(t *testing.T) {
+	if _, err := TrimAndEvict(); err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Skipf("no smaps: %v", err)
+	}
+	var inExe bool
+	checked := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 6 && strings.Contains(f[0], "-") {
+			inExe = strings.Join(f[5:], " ") == exe && strings.HasPrefix(f[1], "r-") && strings.HasSuffix(f[1], "p")
+			continue
+		}
+		if inExe && strings.HasPrefix(line, "VmFlags:") {
+			checked++
+			if !strings.Contains(line, " nh") || !strings.Contains(line, " rr") {
+				t.Errorf("read-only mapping of the executable without nh and rr after TrimAndEvict: %s", line)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no read-only mapping of the executable found in smaps")
 	}
 }
