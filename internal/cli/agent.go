@@ -53,9 +53,7 @@ func newAgentCmd(env *Env) *cobra.Command {
 			if dataDir == "" {
 				dataDir = "./kinsight-agent"
 			}
-			if cfg.Agent.MemoryLimit > 0 && env.Getenv("GOMEMLIMIT") == "" {
-				debug.SetMemoryLimit(int64(cfg.Agent.MemoryLimit))
-			}
+			setAgentGC(env, cfg.Agent)
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			ag, err := newAgent(cmd.Context(), env, cfg.Agent, dataDir, log, reg)
@@ -96,6 +94,17 @@ func newAgentCmd(env *Env) *cobra.Command {
 // working set back; the first one, at start-up, also moves the working set
 // into small page-cache folios.
 const agentTrimInterval = 2 * time.Second
+
+// setAgentGC applies agent.memory_limit and agent.gc_percent, unless
+// GOMEMLIMIT or GOGC (the runtime reads them itself) are set.
+func setAgentGC(env *Env, a config.Agent) {
+	if a.MemoryLimit > 0 && env.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(a.MemoryLimit))
+	}
+	if a.GCPercent != 0 && env.Getenv("GOGC") == "" {
+		debug.SetGCPercent(a.GCPercent)
+	}
+}
 
 // serveAgentHTTP serves /metrics and /healthz (and pprof) until stop is
 // called.

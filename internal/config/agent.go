@@ -36,6 +36,16 @@ type Agent struct {
 	// harder near it and returns memory to the system. 0 turns it off.
 	// Default: 48MiB.
 	MemoryLimit ByteSize `yaml:"memory_limit"`
+	// GCPercent is the garbage collector's GOGC for `kinsight agent` (the
+	// GOGC environment variable, when set, wins); 0 leaves Go's default
+	// (100). Default: 50. The agent's live heap is small (~21 MB at a
+	// steady 10,000 lines/s) and mostly pointer-free payloads, so a
+	// collection is cheap (~0.2% of a core in that steady state) while the
+	// heap it lets grow is most of the agent's RSS: 50 instead of 100 kept
+	// ~3 MB less (anonymous 41 vs 44 MB). During a catch-up the heap
+	// reaches MemoryLimit first either way. Negative turns the collector
+	// off but for MemoryLimit (GOGC=off).
+	GCPercent int `yaml:"gc_percent"`
 	// DataDir holds the checkpoints and the disk buffer. Default: empty,
 	// meaning ./kinsight-agent for `kinsight agent` and <server.data_dir>/agent
 	// for `kinsight up`.
@@ -223,6 +233,7 @@ func DefaultAgent() Agent {
 			DataplaneStream:   "{host}.{file}",
 		},
 		MemoryLimit: 48 << 20,
+		GCPercent:   50,
 		Buffer:      AgentBuffer{MemoryBytes: 8 << 20, DiskBytes: 1 << 30},
 		Output:      AgentOutput{Compression: "auto", Type: "cloudwatch"},
 		Metrics:     DefaultAgentMetrics(),
@@ -295,6 +306,9 @@ func (a *Agent) Validate(key string) error {
 	}
 	if a.MemoryLimit != 0 && a.MemoryLimit < 16<<20 {
 		bad("memory_limit must be 0 (off) or at least 16MiB (got %d)", a.MemoryLimit)
+	}
+	if a.GCPercent < 0 && a.MemoryLimit == 0 {
+		bad("gc_percent below 0 (collector off) needs a memory_limit")
 	}
 	if a.Buffer.MemoryBytes < 64<<10 {
 		bad("buffer.memory_bytes must be at least 64KiB (got %d)", a.Buffer.MemoryBytes)
