@@ -29,9 +29,12 @@
 // pclntab: 16.5 MB resident from large folios, 200 KB from small ones.
 // So Trim advises MADV_NOHUGEPAGE, and TrimAndEvict also MADV_RANDOM (no
 // readahead: a fault reads one small folio) and drops the file's page
-// cache that nothing maps (POSIX_FADV_DONTNEED; pages mapped by another
-// process running the same file stay as they are). What the agent touches
-// afterwards is read back, once, in small folios.
+// cache that nothing maps (POSIX_FADV_DONTNEED). What the agent touches
+// afterwards is read back, once, in small folios. It does not evict when
+// another process it can see maps the same file (the benchmark's server,
+// or a server on the same host): that process's faults would read the
+// evicted pages back in large folios, which the agent then maps whole, and
+// the file RSS grew (20 → 27–30 MB) instead of shrinking.
 //
 // Run trims periodically, evicting on its first trim only: start-up is not
 // the only source of pages the agent never needs again (a rare path, a

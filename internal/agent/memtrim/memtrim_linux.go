@@ -20,7 +20,9 @@ func Trim() (int64, error) { return trim(false) }
 // TrimAndEvict is Trim, then asks the kernel to drop the executable's
 // page cache that no process maps any more, and to read what this process
 // faults back a page at a time (MADV_RANDOM), so the page cache holds it
-// in small folios from then on. See the package comment for why.
+// in small folios from then on. See the package comment for why. When it
+// did not evict (another process maps the file, fadvise refused) it
+// returns an error, having trimmed all the same.
 func TrimAndEvict() (int64, error) { return trim(true) }
 
 func trim(evict bool) (int64, error) {
@@ -53,11 +55,67 @@ func trim(evict bool) (int64, error) {
 		total += int64(end - start)
 	}
 	if evict && total > 0 {
+		if shared, err := mappedElsewhere("/proc"); err != nil || shared {
+			return total, fmt.Errorf("memtrim: not evicting: another process maps the executable (%v)", err)
+		}
 		if err := evictPageCache("/proc/self/exe"); err != nil {
 			return total, err
 		}
 	}
 	return total, nil
+}
+
+// mappedElsewhere reports whether another process this one can see maps
+// the same executable file (same device and inode). Evicting then backfires:
+// the page cache that process faults back is read ahead into large folios
+// again, which this one then maps whole. Measured in the agent benchmark,
+// where the server runs the same file: steady file RSS 20 MB without the
+// eviction, 27-30 MB with it. (Processes in other PID namespaces, such as
+// another pod of the same image, are not seen.)
+func mappedElsewhere(proc string) (bool, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(proc+"/self/exe", &st); err != nil {
+		return false, fmt.Errorf("memtrim: %w", err)
+	}
+	dev := fmt.Sprintf("%02x:%02x", unix.Major(st.Dev), unix.Minor(st.Dev))
+	ino := strconv.FormatUint(st.Ino, 10)
+	self := strconv.Itoa(os.Getpid())
+	ents, err := os.ReadDir(proc)
+	if err != nil {
+		return false, fmt.Errorf("memtrim: %w", err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if name == self || name[0] < '0' || name[0] > '9' {
+			continue
+		}
+		maps, err := os.ReadFile(proc + "/" + name + "/maps")
+		if err != nil {
+			continue // gone, or not ours to read
+		}
+		if mapsFile(maps, dev, ino) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// mapsFile reports whether a /proc/PID/maps text maps the file of device
+// dev ("fe:00") and inode ino.
+func mapsFile(maps []byte, dev, ino string) bool {
+	for len(maps) > 0 {
+		line := maps
+		if i := bytes.IndexByte(maps, '\n'); i >= 0 {
+			line, maps = maps[:i], maps[i+1:]
+		} else {
+			maps = nil
+		}
+		f := bytes.Fields(line)
+		if len(f) >= 5 && string(f[3]) == dev && string(f[4]) == ino {
+			return true
+		}
+	}
+	return false
 }
 
 // evictPageCache asks the kernel to drop path's clean, unmapped page

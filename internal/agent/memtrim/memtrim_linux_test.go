@@ -4,10 +4,16 @@ package memtrim
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestReadOnlyMapping(t *testing.T) {
@@ -103,5 +109,45 @@ func TestTrimAndEvict(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("no read-only mapping of the executable found in smaps")
+	}
+}
+
+// TestMappedElsewhere finds another process's mapping of the same file in
+// a /proc-like tree, by device and inode, and ignores this process's own.
+func TestMappedElsewhere(t *testing.T) {
+	proc := t.TempDir()
+	exe := filepath.Join(proc, "exe-file")
+	if err := os.WriteFile(exe, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(exe, &st); err != nil {
+		t.Fatal(err)
+	}
+	line := fmt.Sprintf("00400000-01e17000 r-xp 00000000 %02x:%02x %d   /some/path\n",
+		unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+	write := func(pid, maps string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(proc, pid), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(proc, pid, "maps"), []byte(maps), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(proc, "self"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(exe, filepath.Join(proc, "self", "exe")); err != nil {
+		t.Fatal(err)
+	}
+	write(strconv.Itoa(os.Getpid()), line) // this process: not another
+	write("1", "7f00-7f10 r--p 00000000 00:00 0\n")
+	if got, err := mappedElsewhere(proc); err != nil || got {
+		t.Fatalf("only this process maps it: got %v, %v", got, err)
+	}
+	write("2", "7f00-7f10 r--p 00000000 00:00 0\n"+line)
+	if got, err := mappedElsewhere(proc); err != nil || !got {
+		t.Fatalf("process 2 maps it: got %v, %v", got, err)
 	}
 }
