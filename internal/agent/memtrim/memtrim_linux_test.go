@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 )
@@ -150,4 +152,22 @@ func TestMappedElsewhere(t *testing.T) {
 	if got, err := mappedElsewhere(proc); err != nil || !got {
 		t.Fatalf("process 2 maps it: got %v, %v", got, err)
 	}
+}
+
+// FuzzMapsFile checks that mapsFile never panics and finds a line that
+// names the device and inode in the right fields whatever surrounds it.
+func FuzzMapsFile(f *testing.F) {
+	f.Add([]byte("00400000-01e17000 r-xp 00000000 fe:00 1234   /usr/bin/kinsight\n"), "fe:00", "1234")
+	f.Add([]byte("7f00-7f10 r--p 00000000 00:00 0\n\n  \n"), "00:00", "0")
+	f.Add([]byte("a b c fe:00"), "fe:00", "1")
+	f.Fuzz(func(t *testing.T, maps []byte, dev, ino string) {
+		_ = mapsFile(maps, dev, ino)
+		if dev == "" || ino == "" || strings.ContainsFunc(dev+ino, unicode.IsSpace) || !utf8.ValidString(dev+ino) {
+			return
+		}
+		line := append(append([]byte{}, maps...), []byte("\n1-2 r--p 0 "+dev+" "+ino+" /x\n")...)
+		if !mapsFile(line, dev, ino) {
+			t.Fatalf("did not find %s %s in a line naming them", dev, ino)
+		}
+	})
 }
