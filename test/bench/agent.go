@@ -208,7 +208,17 @@ func cmdAgent(ctx context.Context, f *flags, command string, stdout io.Writer, l
 	}
 	defer srv.stop()
 
-	if err := catchUp(ctx, f, rep, bin, work, root, kubeconfig, srv, pods, logf); err != nil {
+	// The agent runs from its own copy of the binary, as on a node: its
+	// executable's pages are its own to give back (memtrim), which they are
+	// not while a server maps the same file.
+	agentBin := bin
+	if !f.agentShareBin {
+		agentBin = filepath.Join(work, "kinsight-agent")
+		if err := copyFile(bin, agentBin); err != nil {
+			return fmt.Errorf("copy the agent's binary: %w", err)
+		}
+	}
+	if err := catchUp(ctx, f, rep, agentBin, work, root, kubeconfig, srv, pods, logf); err != nil {
 		return err
 	}
 	if f.keep || !temp {
@@ -721,4 +731,23 @@ func parseIngestionTime(b []byte) (int64, bool) {
 		n = n*10 + int64(b[j]-'0')
 	}
 	return n, j > i+len(key)
+}
+
+// copyFile copies an executable to a new file (a new inode).
+func copyFile(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	os.Remove(to)
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
 }

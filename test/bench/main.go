@@ -72,6 +72,7 @@ type flags struct {
 	agentRate       float64
 	agentSteady     time.Duration
 	agentLinksFirst bool
+	agentShareBin   bool
 	// insights subcommand
 	reuse        bool
 	pollInterval time.Duration
@@ -110,6 +111,7 @@ func parseFlags(name string, args []string, stderr io.Writer) (*flags, error) {
 	fs.Float64Var(&f.agentRate, "rate", 10_000, "agent: lines/s of the steady phase")
 	fs.DurationVar(&f.agentSteady, "steady", time.Minute, "agent: length of the steady phase")
 	fs.BoolVar(&f.agentLinksFirst, "links-first", false, "agent: link the logs before the agent starts (its pod list still loading)")
+	fs.BoolVar(&f.agentShareBin, "share-binary", false, "agent: run the agent from the server's binary file instead of its own copy (as on the node that also runs the server: the two share the file's pages)")
 	fs.BoolVar(&f.reuse, "reuse", false, "insights: query the data an earlier insights run left in --work instead of ingesting")
 	fs.DurationVar(&f.pollInterval, "poll", 2*time.Millisecond, "insights: GetQueryResults polling interval")
 	fs.IntVar(&f.metrics.series, "series", 1_000_000, "metrics: series of the ingestion load (0 skips it)")
