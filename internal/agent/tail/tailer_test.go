@@ -510,11 +510,7 @@ func TestTransientDanglingLinkNotCounted(t *testing.T) {
 func TestGzipKeepsSourceAcrossRestarts(t *testing.T) {
 	fsys := newMemFS()
 	path := filepath.Join(t.TempDir(), "checkpoints.json")
-	cp, err := OpenCheckpoints(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarness(t, fsys, cp, Config{})
+	h, cp := harnessAt(t, fsys, path)
 	kubeletFile(fsys)
 	fsys.append(pod, "line one, long enough that the head alone names the file: 0123456789\n2\n3\n4\n")
 	ls := h.poll()
@@ -536,11 +532,7 @@ func TestGzipKeepsSourceAcrossRestarts(t *testing.T) {
 	}
 
 	for restart := 1; restart <= 2; restart++ {
-		cp, err := OpenCheckpoints(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := newHarness(t, fsys, cp, Config{})
+		h, cp := harnessAt(t, fsys, path)
 		ls := h.poll()
 		want := "3\n4\n"
 		if restart == 2 {
@@ -569,11 +561,7 @@ func TestGzipKeepsSourceAcrossRestarts(t *testing.T) {
 func TestRegisteredFileFoundAsGzipAfterCrash(t *testing.T) {
 	fsys := newMemFS()
 	path := filepath.Join(t.TempDir(), "checkpoints.json")
-	cp, err := OpenCheckpoints(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarness(t, fsys, cp, Config{})
+	h, cp := harnessAt(t, fsys, path)
 	kubeletFile(fsys)
 	fsys.append(pod, "line one, long enough that the head alone names the file: 0123456789\n2\n")
 	ls := h.poll()
@@ -597,11 +585,7 @@ func TestRegisteredFileFoundAsGzipAfterCrash(t *testing.T) {
 	fsys.rename(pod, pod+".1")
 	fsys.create(pod)
 	fsys.gzip(pod+".1", pod+".1.gz")
-	cp2, err := OpenCheckpoints(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h2 := newHarness(t, fsys, cp2, Config{})
+	h2, _ := harnessAt(t, fsys, path)
 	got := h2.poll()
 	if lines(got) != lines(ls) {
 		t.Fatalf("after restart got %q, want %q again from the .gz", lines(got), lines(ls))
@@ -619,11 +603,7 @@ func TestRegisteredFileFoundAsGzipAfterCrash(t *testing.T) {
 func TestGzipOfUnacknowledgedFileAfterCrash(t *testing.T) {
 	fsys := newMemFS()
 	path := filepath.Join(t.TempDir(), "checkpoints.json")
-	cp, err := OpenCheckpoints(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarness(t, fsys, cp, Config{})
+	h, cp := harnessAt(t, fsys, path)
 	kubeletFile(fsys)
 	fsys.append(pod, "line one, long enough that the head alone names the file: 0123456789\n2\n3\n")
 	ls := h.poll()
@@ -645,11 +625,7 @@ func TestGzipOfUnacknowledgedFileAfterCrash(t *testing.T) {
 	if err := cp.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	cp2, err := OpenCheckpoints(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h2 := newHarness(t, fsys, cp2, Config{})
+	h2, _ := harnessAt(t, fsys, path)
 	got := h2.poll()
 	if lines(got) != "2\n3\n" {
 		t.Fatalf("after the crash got %q, want the unacknowledged lines again", lines(got))
@@ -671,11 +647,7 @@ func TestGzipOfUnacknowledgedFileAfterCrash(t *testing.T) {
 func TestReusedInodeDoesNotInheritSource(t *testing.T) {
 	fsys := newMemFS()
 	path := filepath.Join(t.TempDir(), "checkpoints.json")
-	cp, err := OpenCheckpoints(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarness(t, fsys, cp, Config{})
+	h, cp := harnessAt(t, fsys, path)
 	kubeletFile(fsys)
 	fsys.append(pod, "container one, first line, long enough to name the file: 0123456789\n2\n")
 	first := h.poll()
@@ -706,11 +678,7 @@ func TestReusedInodeDoesNotInheritSource(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cp2, err := OpenCheckpoints(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h2 := newHarness(t, fsys, cp2, Config{})
+	h2, _ := harnessAt(t, fsys, path)
 	got := h2.poll()
 	var again []Line
 	for _, l := range got {
@@ -764,11 +732,7 @@ func TestRenamedFileRefoundAfterDanglingLink(t *testing.T) {
 func TestLateAckOfReusedInodeKeepsGzipEntry(t *testing.T) {
 	fsys := newMemFS()
 	path := filepath.Join(t.TempDir(), "checkpoints.json")
-	cp, err := OpenCheckpoints(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarness(t, fsys, cp, Config{})
+	h, cp := harnessAt(t, fsys, path)
 	kubeletFile(fsys)
 	fsys.append(pod, "container one, first line, long enough to name the file: 0123456789\n2\n3\n")
 	const link2, pod2 = "/var/log/containers/q_ns_d-def.log", "/var/log/pods/ns_q_uid2/d/0.log"
@@ -815,11 +779,7 @@ func TestLateAckOfReusedInodeKeepsGzipEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cp2, err := OpenCheckpoints(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h2 := newHarness(t, fsys, cp2, Config{})
+	h2, _ := harnessAt(t, fsys, path)
 	var got []Line
 	for _, l := range h2.poll() {
 		if l.File.Ino == reused {
@@ -873,11 +833,7 @@ func TestEmptyFileOnFreedInodeKeepsGhost(t *testing.T) {
 // its identity is saved before its first batch (Persisted).
 func TestEmptyFileOnTrackedClosedInode(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "checkpoints.json")
-	cp, err := OpenCheckpoints(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHarness(t, nil, cp, Config{})
+	h, cp := harnessAt(t, nil, path)
 	kubeletFile(h.fs)
 	h.fs.append(pod, "container one, first line, long enough to name the file: 0123456789\nb\nc\n")
 	ls := h.poll()
@@ -903,4 +859,15 @@ func TestEmptyFileOnTrackedClosedInode(t *testing.T) {
 	if cp.Persisted(ls[0].File) {
 		t.Fatal("the new file's identity reported saved before any Flush")
 	}
+}
+
+// harnessAt starts a tailer (a new run of the agent) on checkpoints kept
+// in the file at path, as after a restart.
+func harnessAt(t *testing.T, fsys *memFS, path string) (*harness, *Checkpoints) {
+	t.Helper()
+	cp, err := OpenCheckpoints(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newHarness(t, fsys, cp, Config{}), cp
 }
