@@ -78,13 +78,14 @@ type Config struct {
 	Multiline *cri.Multiline
 	// Journal, when set, ships journal entries to the dataplane group.
 	Journal Journal
-	// Senders is how many batches are delivered at once (one stream's
-	// batches always one after the other). Default 16: a node sends one
-	// request per busy stream per BatchWait (200 a second for 200
-	// containers); a server answering in ~100 ms (the benchmark's, on a
-	// loaded machine) needs about 20 in flight, and it commits concurrent
-	// requests together. Each sender holds a request body, so more cost
-	// memory (32 added ~20 MB to the catch-up's peak RSS).
+	// Senders is how many requests are in flight at once (one stream's
+	// batches always one after the other). Default 16: to AWS a node
+	// sends one PutLogEvents per busy stream per BatchWait (200 a second
+	// for 200 containers), and at ~100 ms a request that needs about 20 in
+	// flight; to a kinsight server the batches of many streams share a
+	// request (PutLogEventsBatch), so few senders are busy at a time.
+	// Each busy sender holds a request body (32 senders added ~20 MB to
+	// the catch-up's peak RSS before batch requests).
 	Senders int
 	// PollInterval is the tailer's. Default 250ms.
 	PollInterval time.Duration
