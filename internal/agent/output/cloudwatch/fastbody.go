@@ -64,6 +64,21 @@ func (fe *fastEvents) putBufs() {
 	fe.bufs = nil
 }
 
+// eventsBodyLen estimates the bytes events take in a PutLogEvents body,
+// to size its buffer once. Plain messages are JSON records: escaping
+// their quotes adds about a sixth.
+func eventsBodyLen(events []Event) int {
+	n := 0
+	for i := range events {
+		e := &events[i]
+		n += e.quotedLen() + 40
+		if !e.Quoted {
+			n += len(e.Message) / 4
+		}
+	}
+	return n
+}
+
 // rawBody is a request body whose bytes the compressor can take without
 // reading the stream.
 type rawBody struct {
@@ -108,15 +123,7 @@ func (fastBody) HandleSerialize(ctx context.Context, in middleware.SerializeInpu
 	if fe == nil || !ok || middleware.GetOperationName(ctx) != "PutLogEvents" {
 		return next.HandleSerialize(ctx, in)
 	}
-	// Records are JSON: escaping their quotes adds about a sixth.
-	n := 64 + len(fe.group) + len(fe.stream)
-	for i := range fe.events {
-		e := &fe.events[i]
-		n += e.quotedLen() + 40
-		if !e.Quoted {
-			n += len(e.Message) / 4
-		}
-	}
+	n := 64 + len(fe.group) + len(fe.stream) + eventsBodyLen(fe.events)
 	body := appendPutLogEventsBody(fe.getBuf(n), fe)
 	fe.bufs = append(fe.bufs, body)
 	r, err := req.SetStream(rawBody{bytes.NewReader(body), body})

@@ -166,14 +166,7 @@ func (o *Output) sendMulti(ctx context.Context, parts []*multiPart, errs []error
 	fe := &fastEvents{pool: &o.bodies}
 	n := 16
 	for _, p := range parts {
-		n += 96 + len(p.group) + len(p.stream) + len(p.positions)
-		for i := range p.events {
-			e := &p.events[i]
-			n += e.quotedLen() + 40
-			if !e.Quoted {
-				n += len(e.Message) / 4
-			}
-		}
+		n += 96 + len(p.group) + len(p.stream) + len(p.positions) + eventsBodyLen(p.events)
 	}
 	raw := appendMultiBody(fe.getBuf(n), parts)
 	fe.bufs = append(fe.bufs, raw)
