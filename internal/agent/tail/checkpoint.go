@@ -48,8 +48,9 @@ type cpEntry struct {
 	// lines in flight re-read from the .gz name the same source and the
 	// server drops them as repeats.
 	Source uint64
-	// pending is the Flush epoch that writes the entry's identity (or
-	// source) for the first time, 0 once written; see Persisted.
+	// pending is the Flush epoch that first writes the entry's identity
+	// (or its new source): the entry is on disk once saved reaches it;
+	// 0 for an entry loaded from disk. See Persisted.
 	pending uint64
 	// registered says the entry only records where this process started
 	// reading (register) and no ack came yet: lookups ignore it, since the
